@@ -1,0 +1,62 @@
+//! The stored form of an API key: everything but the key itself.
+
+use super::{KeyDigest, Prefix};
+use crate::rate_limit::Rate;
+use crate::scope::ScopeSet;
+use crate::time::UnixTime;
+
+/// A key's public identifier, `key_…`. Safe to log and show.
+pub type KeyId = String;
+
+/// A per-key rate limit.
+pub type RateLimit = Rate;
+
+/// An API key as stored: its digest, never its plaintext.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    /// Public identifier, `key_…`.
+    pub id: KeyId,
+    /// SHA-256 of the whole key.
+    pub digest: KeyDigest,
+    /// The key's prefix.
+    pub prefix: Prefix,
+    /// Display form: prefix and the first four body characters.
+    pub start: String,
+    /// Human name.
+    pub name: String,
+    /// Who the key acts as (owner or service name).
+    pub subject: String,
+    /// What the key may do.
+    pub scopes: ScopeSet,
+    /// Caller-defined JSON object, returned on verification.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// Last change to the record's settings.
+    pub updated_at: UnixTime,
+    /// The key stops working at this time.
+    pub expires_at: Option<UnixTime>,
+    /// The key is revoked from this time on (may be in the future during a rotation's
+    /// grace period).
+    pub revoked_at: Option<UnixTime>,
+    /// Last successful verification, as last persisted.
+    pub last_used_at: Option<UnixTime>,
+    /// A disabled key is refused until enabled again.
+    pub enabled: bool,
+    /// Optional per-key rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Optional number of verifications left.
+    pub remaining: Option<u64>,
+}
+
+impl KeyRecord {
+    /// Whether the key is revoked at `now`.
+    pub fn is_revoked_at(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_some_and(|t| t <= now)
+    }
+
+    /// Whether the key is expired at `now`.
+    pub fn is_expired_at(&self, now: UnixTime) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}

@@ -1,0 +1,350 @@
+//! The audit trail's events and the hash chain that makes tampering evident.
+//!
+//! Each event's `hash` is SHA-256 over a domain tag, the previous event's hash, the
+//! event's sequence number and every field, each length-prefixed so no two different
+//! events encode alike. Changing, inserting or deleting an event inside the chain
+//! breaks every later link; [`verify_chain`] names the first broken one.
+//!
+//! What a chain cannot show by itself: events cut off at the very end, or at the start
+//! by retention. Exported checkpoints (the last `seq` and `hash`) cover that.
+
+use crate::time::UnixTime;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Whether the decision let the caller through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Allowed, or the action succeeded.
+    Allowed,
+    /// Denied, or the action was refused.
+    Denied,
+}
+
+impl Outcome {
+    /// The stable lowercase name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allowed" => Some(Self::Allowed),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// What happened, before it is given a place in the chain. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBody {
+    /// When the decision was made.
+    pub time: UnixTime,
+    /// The request's id.
+    pub request_id: String,
+    /// What was attempted, such as `key.create` or `key.verify`.
+    pub action: String,
+    /// Allowed or denied.
+    pub outcome: Outcome,
+    /// Why, as a stable code (`REVOKED`, `insufficient_scope`, …).
+    pub reason: Option<String>,
+    /// Who acted, when known.
+    pub principal: Option<String>,
+    /// The credential the caller used (a key id), when known.
+    pub credential_id: Option<String>,
+    /// How the caller authenticated.
+    pub auth_method: Option<String>,
+    /// What was acted on (a key id, …).
+    pub target: Option<String>,
+    /// The gateway route, for gateway decisions.
+    pub route: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// Request path (without query string).
+    pub path: Option<String>,
+    /// HTTP status answered.
+    pub status: Option<u16>,
+    /// The client's IP address.
+    pub client_ip: Option<String>,
+}
+
+/// A link hash: SHA-256, shown as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ChainHash(pub [u8; 32]);
+
+impl ChainHash {
+    /// The previous-hash of the first event ever written.
+    pub const GENESIS: Self = Self([0; 32]);
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        crate::api_key::KeyDigest::from_hex(s).map(|d| Self(d.0))
+    }
+}
+
+impl std::fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChainHash({})", self.to_hex())
+    }
+}
+
+impl Serialize for ChainHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex characters"))
+    }
+}
+
+/// An event in its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub body: EventBody,
+    /// The previous event's hash.
+    pub prev_hash: ChainHash,
+    /// This event's hash.
+    pub hash: ChainHash,
+}
+
+/// The head of the chain: where the next event goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chain {
+    next_seq: u64,
+    last_hash: ChainHash,
+}
+
+impl Chain {
+    /// An empty chain.
+    pub const fn new() -> Self {
+        Self {
+            next_seq: 1,
+            last_hash: ChainHash::GENESIS,
+        }
+    }
+
+    /// The chain continuing after the event `seq` whose hash is `hash`.
+    pub const fn after(seq: u64, hash: ChainHash) -> Self {
+        Self {
+            next_seq: seq + 1,
+            last_hash: hash,
+        }
+    }
+
+    /// Links `body` into the chain.
+    pub fn append(&mut self, body: EventBody) -> AuditEvent {
+        let seq = self.next_seq;
+        let prev_hash = self.last_hash;
+        let hash = link_hash(&prev_hash, seq, &body);
+        self.next_seq += 1;
+        self.last_hash = hash;
+        AuditEvent {
+            seq,
+            body,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where and why a chain is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBreak {
+    /// The event's content does not match its hash: it was edited.
+    #[error("event {seq} was altered: its hash does not match its content")]
+    Altered {
+        /// The event.
+        seq: u64,
+    },
+    /// The event does not point at the event before it.
+    #[error("event {seq} does not follow the event before it")]
+    Unlinked {
+        /// The event.
+        seq: u64,
+    },
+    /// Sequence numbers skip: events are missing.
+    #[error("events are missing before event {seq} (expected {expected})")]
+    Gap {
+        /// The event after the gap.
+        seq: u64,
+        /// The sequence number that should have come.
+        expected: u64,
+    },
+}
+
+/// Checks a run of consecutive events, oldest first, and returns how many it checked.
+///
+/// The first event is trusted to link to whatever came before it (which may have been
+/// removed by retention) unless it is event 1, which must link to the genesis hash.
+pub fn verify_chain<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> Result<u64, ChainBreak> {
+    let mut previous: Option<(u64, ChainHash)> = None;
+    let mut checked = 0;
+    for event in events {
+        match previous {
+            Some((seq, _)) if event.seq != seq + 1 => {
+                return Err(ChainBreak::Gap {
+                    seq: event.seq,
+                    expected: seq + 1,
+                });
+            }
+            Some((_, hash)) if event.prev_hash != hash => {
+                return Err(ChainBreak::Unlinked { seq: event.seq });
+            }
+            None if event.seq == 1 && event.prev_hash != ChainHash::GENESIS => {
+                return Err(ChainBreak::Unlinked { seq: 1 });
+            }
+            _ => {}
+        }
+        if link_hash(&event.prev_hash, event.seq, &event.body) != event.hash {
+            return Err(ChainBreak::Altered { seq: event.seq });
+        }
+        previous = Some((event.seq, event.hash));
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+fn link_hash(prev: &ChainHash, seq: u64, body: &EventBody) -> ChainHash {
+    let mut h = Sha256::new();
+    h.update(b"gatehouse-audit-v1");
+    h.update(prev.0);
+    h.update(seq.to_be_bytes());
+    h.update(body.time.as_millis().to_be_bytes());
+    let status = body.status.map(|s| s.to_string());
+    let fields: [Option<&str>; 13] = [
+        Some(&body.request_id),
+        Some(&body.action),
+        Some(body.outcome.as_str()),
+        body.reason.as_deref(),
+        body.principal.as_deref(),
+        body.credential_id.as_deref(),
+        body.auth_method.as_deref(),
+        body.target.as_deref(),
+        body.route.as_deref(),
+        body.method.as_deref(),
+        body.path.as_deref(),
+        status.as_deref(),
+        body.client_ip.as_deref(),
+    ];
+    for field in fields {
+        match field {
+            // Absent and empty must hash differently.
+            None => h.update(u64::MAX.to_be_bytes()),
+            Some(s) => {
+                h.update((s.len() as u64).to_be_bytes());
+                h.update(s.as_bytes());
+            }
+        }
+    }
+    ChainHash(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(n: i64) -> EventBody {
+        EventBody {
+            time: UnixTime::from_millis(n),
+            request_id: format!("req_{n}"),
+            action: "key.verify".into(),
+            outcome: Outcome::Allowed,
+            reason: Some("VALID".into()),
+            principal: Some("svc".into()),
+            credential_id: Some("key_1".into()),
+            auth_method: Some("api_key".into()),
+            target: None,
+            route: None,
+            method: Some("POST".into()),
+            path: Some("/v1/keys/verify".into()),
+            status: Some(200),
+            client_ip: Some("127.0.0.1".into()),
+        }
+    }
+
+    fn chain_of(n: i64) -> Vec<AuditEvent> {
+        let mut chain = Chain::new();
+        (0..n).map(|i| chain.append(body(i))).collect()
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        assert_eq!(verify_chain(&chain_of(5)), Ok(5));
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let mut events = chain_of(5);
+        events[2].body.outcome = Outcome::Denied;
+        assert_eq!(verify_chain(&events), Err(ChainBreak::Altered { seq: 3 }));
+    }
+
+    #[test]
+    fn a_deleted_event_is_a_gap() {
+        let mut events = chain_of(5);
+        events.remove(1);
+        assert_eq!(
+            verify_chain(&events),
+            Err(ChainBreak::Gap {
+                seq: 3,
+                expected: 2
+            })
+        );
+    }
+
+    #[test]
+    fn a_rehashed_forgery_breaks_the_next_link() {
+        let mut events = chain_of(5);
+        events[1].body.principal = Some("mallory".into());
+        events[1].hash = link_hash(&events[1].prev_hash, 2, &events[1].body);
+        assert_eq!(verify_chain(&events), Err(ChainBreak::Unlinked { seq: 3 }));
+    }
+
+    #[test]
+    fn absent_and_empty_fields_hash_differently() {
+        let mut a = body(1);
+        a.reason = None;
+        let mut b = body(1);
+        b.reason = Some(String::new());
+        assert_ne!(
+            link_hash(&ChainHash::GENESIS, 1, &a),
+            link_hash(&ChainHash::GENESIS, 1, &b)
+        );
+    }
+
+    #[test]
+    fn a_chain_resumed_after_retention_verifies_from_its_first_event() {
+        let events = chain_of(6);
+        assert_eq!(verify_chain(&events[3..]), Ok(3));
+        let mut resumed = Chain::after(events[5].seq, events[5].hash);
+        let next = resumed.append(body(9));
+        assert_eq!(verify_chain(events[3..].iter().chain([&next])), Ok(4));
+    }
+}
