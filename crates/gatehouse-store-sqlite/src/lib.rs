@@ -1,14 +1,152 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The embedded SQLite store, Gatehouse's default backend.
+//!
+//! One database file in WAL mode, migrated at open. Queries are checked at run time
+//! (no build-time database), rows are mapped to core's domain types in [`rows`], and
+//! the behaviour is pinned by `gatehouse-store`'s conformance suite (`tests/it`).
+//!
+//! Start at [`SqliteStore::open`].
+
+mod audit;
+mod keys;
+mod migrate;
+mod rows;
+
+use async_trait::async_trait;
+use gatehouse_core::UnixTime;
+use gatehouse_core::api_key::KeyRecord;
+use gatehouse_core::audit::{AuditEvent, ChainHash};
+use gatehouse_store::{AuditQuery, Store, StoreError, UsageUpdate};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// A Gatehouse store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a commit survives a process crash; a power loss may lose the
+            // last transactions, which the audit trail's one-second bound allows.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        migrate::run(&pool).await?;
+        Ok(Self { pool })
+    }
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn meta(&self, name: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_meta_if_absent(&self, name: &str, value: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        keys::insert(&self.pool, key).await
+    }
+
+    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        keys::update(&self.pool, key).await
+    }
+
+    async fn rotate_key(&self, old: &KeyRecord, new: &KeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        keys::update(&mut *tx, old).await?;
+        keys::insert(&mut *tx, new).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn delete_key(&self, id: &str) -> Result<(), StoreError> {
+        keys::delete(&self.pool, id).await
+    }
+
+    async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        keys::by_id(&self.pool, id).await
+    }
+
+    async fn list_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        keys::page(&self.pool, after, limit).await
+    }
+
+    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        keys::all(&self.pool).await
+    }
+
+    async fn record_usage(&self, usage: &[UsageUpdate]) -> Result<(), StoreError> {
+        keys::record_usage(&self.pool, usage).await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        audit::append(&self.pool, events).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, ChainHash)>, StoreError> {
+        audit::head(&self.pool).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        audit::query(&self.pool, query).await
+    }
+
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+        audit::prune(&self.pool, before).await
+    }
+}
+
+/// Maps a database error: constraint violations are conflicts, the rest unavailability.
+fn unavailable(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_owned())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
     }
 }

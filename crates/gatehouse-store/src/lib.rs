@@ -1,14 +1,130 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The [`Store`] trait: everything Gatehouse persists, behind one interface.
+//!
+//! Backends (`gatehouse-store-sqlite`, later PostgreSQL) implement it and prove it by
+//! running the [`conformance`] suite against a real database. The trait speaks in core's
+//! domain types, never SQL; it holds no cache and makes no decisions — the server keeps
+//! the in-memory indexes and core decides.
+//!
+//! Start at [`Store`], then the suite in [`conformance`].
+
+pub mod conformance;
+
+use async_trait::async_trait;
+use gatehouse_core::UnixTime;
+use gatehouse_core::api_key::KeyRecord;
+use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
+
+/// What went wrong in the store. Never carries secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A record with the same identity exists already.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or refused the operation.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back into domain types.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The usage of a key since the last flush, written behind the request path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageUpdate {
+    /// The key.
+    pub id: String,
+    /// Last successful verification.
+    pub last_used_at: Option<UnixTime>,
+    /// Verifications left, when limited.
+    pub remaining: Option<u64>,
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+/// Sort order of audit queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    #[default]
+    Descending,
+}
+
+/// A filtered page of the audit trail.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events of this principal.
+    pub principal: Option<String>,
+    /// Only events with this credential id.
+    pub credential_id: Option<String>,
+    /// Only events of this action.
+    pub action: Option<String>,
+    /// Only events with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only events at or after this time.
+    pub since: Option<UnixTime>,
+    /// Only events before this time.
+    pub until: Option<UnixTime>,
+    /// Cursor: only events after this sequence number in `order`.
+    pub after_seq: Option<u64>,
+    /// Sort order.
+    pub order: Order,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Everything Gatehouse persists. Implementations must pass [`conformance`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A named setting of the store itself (bootstrap state, master-key check).
+    async fn meta(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a named setting unless it is set already; returns whether it was set now.
+    async fn set_meta_if_absent(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new key. [`StoreError::Conflict`] if the id or digest exists.
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Replaces a key's record. [`StoreError::NotFound`] if absent.
+    async fn update_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Stores `new` and replaces `old`, atomically (a rotation).
+    async fn rotate_key(&self, old: &KeyRecord, new: &KeyRecord) -> Result<(), StoreError>;
+
+    /// Deletes a key. [`StoreError::NotFound`] if absent.
+    async fn delete_key(&self, id: &str) -> Result<(), StoreError>;
+
+    /// One key by id.
+    async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// A page of keys ordered by id, starting after `after`.
+    async fn list_keys(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Every key, to build the in-memory index at start.
+    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Writes usage counters; updates for keys deleted meanwhile are ignored.
+    async fn record_usage(&self, usage: &[UsageUpdate]) -> Result<(), StoreError>;
+
+    /// Appends events, in one transaction. [`StoreError::Conflict`] on a taken `seq`.
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// The newest event's sequence number and hash, to continue the chain.
+    async fn audit_head(&self) -> Result<Option<(u64, ChainHash)>, StoreError>;
+
+    /// A page of events matching `query`.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes events older than `before` (retention); returns how many. The newest
+    /// event is always kept so the chain can continue.
+    async fn prune_audit(&self, before: UnixTime) -> Result<u64, StoreError>;
 }

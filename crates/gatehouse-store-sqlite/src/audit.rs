@@ -1,0 +1,116 @@
+//! Queries on `audit_events`.
+
+use crate::rows::{event_columns, event_from_row, to_i64};
+use crate::unavailable;
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, ChainHash};
+use gatehouse_store::{AuditQuery, Order, StoreError};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+/// Rows per INSERT statement: 17 columns × 500 stays well under SQLite's variable limit.
+const ROWS_PER_STATEMENT: usize = 500;
+
+pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+            "INSERT INTO audit_events (",
+            event_columns!(),
+            ") "
+        ));
+        q.push_values(chunk, |mut row, e| {
+            let b = &e.body;
+            row.push_bind(to_i64(e.seq))
+                .push_bind(b.time.as_millis())
+                .push_bind(b.request_id.clone())
+                .push_bind(b.action.clone())
+                .push_bind(b.outcome.as_str())
+                .push_bind(b.reason.clone())
+                .push_bind(b.principal.clone())
+                .push_bind(b.credential_id.clone())
+                .push_bind(b.auth_method.clone())
+                .push_bind(b.target.clone())
+                .push_bind(b.route.clone())
+                .push_bind(b.method.clone())
+                .push_bind(b.path.clone())
+                .push_bind(b.status.map(i64::from))
+                .push_bind(b.client_ip.clone())
+                .push_bind(e.prev_hash.to_hex())
+                .push_bind(e.hash.to_hex());
+        });
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match unavailable(e) {
+                // The primary key is `seq`: a taken sequence number.
+                StoreError::Unavailable(msg) if msg.contains("UNIQUE") => StoreError::Conflict(msg),
+                other => other,
+            })?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
+pub async fn head(pool: &SqlitePool) -> Result<Option<(u64, ChainHash)>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM audit_events ORDER BY seq DESC LIMIT 1"
+    );
+    let row = sqlx::query(sql)
+        .fetch_optional(pool)
+        .await
+        .map_err(unavailable)?;
+    Ok(row
+        .as_ref()
+        .map(event_from_row)
+        .transpose()?
+        .map(|e| (e.seq, e.hash)))
+}
+
+pub async fn query(pool: &SqlitePool, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        event_columns!(),
+        " FROM audit_events WHERE 1 = 1"
+    ));
+    if let Some(v) = &query.principal {
+        q.push(" AND principal = ").push_bind(v.clone());
+    }
+    if let Some(v) = &query.credential_id {
+        q.push(" AND credential_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &query.action {
+        q.push(" AND action = ").push_bind(v.clone());
+    }
+    if let Some(v) = query.outcome {
+        q.push(" AND outcome = ").push_bind(v.as_str());
+    }
+    if let Some(v) = query.since {
+        q.push(" AND time >= ").push_bind(v.as_millis());
+    }
+    if let Some(v) = query.until {
+        q.push(" AND time < ").push_bind(v.as_millis());
+    }
+    let (cmp, dir) = match query.order {
+        Order::Ascending => (">", "ASC"),
+        Order::Descending => ("<", "DESC"),
+    };
+    if let Some(after) = query.after_seq {
+        q.push(format!(" AND seq {cmp} ")).push_bind(to_i64(after));
+    }
+    q.push(format!(" ORDER BY seq {dir} LIMIT "))
+        .push_bind(i64::from(query.limit));
+    let rows = q.build().fetch_all(pool).await.map_err(unavailable)?;
+    rows.iter().map(event_from_row).collect()
+}
+
+pub async fn prune(pool: &SqlitePool, before: UnixTime) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM audit_events WHERE time < ? AND seq < (SELECT MAX(seq) FROM audit_events)",
+    )
+    .bind(before.as_millis())
+    .execute(pool)
+    .await
+    .map_err(unavailable)?;
+    Ok(done.rows_affected())
+}

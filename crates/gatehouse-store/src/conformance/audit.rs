@@ -1,0 +1,182 @@
+use crate::{AuditQuery, Order, Store, StoreError};
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Chain, EventBody, Outcome, verify_chain};
+
+fn body(n: i64, principal: &str, action: &str, outcome: Outcome) -> EventBody {
+    EventBody {
+        time: UnixTime::from_millis(1_700_000_000_000 + n * 1000),
+        request_id: format!("req_{n}"),
+        action: action.into(),
+        outcome,
+        reason: (outcome == Outcome::Denied).then(|| "REVOKED".to_owned()),
+        principal: Some(principal.into()),
+        credential_id: Some(format!("key_{principal}")),
+        auth_method: Some("api_key".into()),
+        target: None,
+        route: None,
+        method: Some("POST".into()),
+        path: Some("/v1/keys/verify".into()),
+        status: Some(200),
+        client_ip: Some("127.0.0.1".into()),
+    }
+}
+
+/// Ten events: even ones by alice (allowed), odd ones by bob (denied).
+fn ten_events() -> Vec<AuditEvent> {
+    let mut chain = Chain::new();
+    (0..10)
+        .map(|n| {
+            let (who, outcome) = if n % 2 == 0 {
+                ("alice", Outcome::Allowed)
+            } else {
+                ("bob", Outcome::Denied)
+            };
+            let action = if n < 5 { "key.verify" } else { "key.create" };
+            chain.append(body(n, who, action, outcome))
+        })
+        .collect()
+}
+
+fn all(order: Order) -> AuditQuery {
+    AuditQuery {
+        order,
+        limit: 100,
+        ..AuditQuery::default()
+    }
+}
+
+fn seqs(events: &[AuditEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+pub async fn appended_events_read_back_with_their_chain(store: &dyn Store) {
+    let events = ten_events();
+    store.append_audit(&events[..4]).await.unwrap();
+    store.append_audit(&events[4..]).await.unwrap();
+    let read = store.query_audit(&all(Order::Ascending)).await.unwrap();
+    assert_eq!(read, events);
+    assert_eq!(verify_chain(&read), Ok(10));
+}
+
+pub async fn head_is_the_newest_event(store: &dyn Store) {
+    assert_eq!(store.audit_head().await.unwrap(), None);
+    let events = ten_events();
+    store.append_audit(&events).await.unwrap();
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some((10, events[9].hash))
+    );
+}
+
+pub async fn taken_sequence_number_is_a_conflict(store: &dyn Store) {
+    let events = ten_events();
+    store.append_audit(&events[..3]).await.unwrap();
+    let result = store.append_audit(&events[2..5]).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))));
+    // The failed batch wrote nothing.
+    assert_eq!(
+        store
+            .query_audit(&all(Order::Ascending))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+pub async fn filters_select_matching_events(store: &dyn Store) {
+    store.append_audit(&ten_events()).await.unwrap();
+    let q = |f: fn(&mut AuditQuery)| {
+        let mut query = all(Order::Ascending);
+        f(&mut query);
+        query
+    };
+    let by_alice = store
+        .query_audit(&q(|q| q.principal = Some("alice".into())))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&by_alice), [1, 3, 5, 7, 9]);
+    let by_cred = store
+        .query_audit(&q(|q| q.credential_id = Some("key_bob".into())))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&by_cred), [2, 4, 6, 8, 10]);
+    let created = store
+        .query_audit(&q(|q| q.action = Some("key.create".into())))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&created), [6, 7, 8, 9, 10]);
+    let denied = store
+        .query_audit(&q(|q| q.outcome = Some(Outcome::Denied)))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&denied), [2, 4, 6, 8, 10]);
+    let window = store
+        .query_audit(&q(|q| {
+            q.since = Some(UnixTime::from_millis(1_700_000_002_000));
+            q.until = Some(UnixTime::from_millis(1_700_000_005_000));
+        }))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&window), [3, 4, 5]);
+    let combined = store
+        .query_audit(&q(|q| {
+            q.principal = Some("alice".into());
+            q.action = Some("key.create".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&combined), [7, 9]);
+}
+
+pub async fn cursor_pages_through_both_orders(store: &dyn Store) {
+    store.append_audit(&ten_events()).await.unwrap();
+    let page = |order, after_seq| AuditQuery {
+        order,
+        after_seq,
+        limit: 4,
+        ..AuditQuery::default()
+    };
+    let first = store
+        .query_audit(&page(Order::Descending, None))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&first), [10, 9, 8, 7]);
+    let second = store
+        .query_audit(&page(Order::Descending, Some(7)))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&second), [6, 5, 4, 3]);
+    let last = store
+        .query_audit(&page(Order::Descending, Some(3)))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&last), [2, 1]);
+    let up = store
+        .query_audit(&page(Order::Ascending, Some(8)))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&up), [9, 10]);
+}
+
+pub async fn prune_keeps_the_newest_event(store: &dyn Store) {
+    let events = ten_events();
+    store.append_audit(&events).await.unwrap();
+    let removed = store
+        .prune_audit(UnixTime::from_millis(1_700_000_003_000))
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    let rest = store.query_audit(&all(Order::Ascending)).await.unwrap();
+    assert_eq!(seqs(&rest), [4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(verify_chain(&rest), Ok(7));
+    let removed = store
+        .prune_audit(UnixTime::from_millis(i64::MAX))
+        .await
+        .unwrap();
+    assert_eq!(removed, 6);
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some((10, events[9].hash))
+    );
+}

@@ -1,0 +1,44 @@
+//! The conformance suite: behaviour every [`Store`](crate::Store) backend must show,
+//! one module per aggregate. A backend runs it with [`conformance_suite!`](crate::conformance_suite)
+//! against a real database, a fresh one per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod audit;
+pub mod keys;
+pub mod meta;
+
+/// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression
+/// that evaluates to a future yielding a fresh, empty store.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@tests $make;
+            meta::set_if_absent_keeps_the_first_value,
+            meta::ping_answers,
+            keys::insert_then_read_back_every_field,
+            keys::duplicate_id_or_digest_is_a_conflict,
+            keys::update_replaces_the_record,
+            keys::update_of_a_missing_key_is_not_found,
+            keys::delete_removes_and_second_delete_is_not_found,
+            keys::list_pages_in_id_order,
+            keys::all_keys_returns_every_key,
+            keys::rotation_writes_both_records,
+            keys::usage_updates_counters_and_ignores_deleted_keys,
+            audit::appended_events_read_back_with_their_chain,
+            audit::head_is_the_newest_event,
+            audit::taken_sequence_number_is_a_conflict,
+            audit::filters_select_matching_events,
+            audit::cursor_pages_through_both_orders,
+            audit::prune_keeps_the_newest_event,
+        );
+    };
+    (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let store = $make.await;
+                $crate::conformance::$module::$name(&store).await;
+            }
+        )+
+    };
+}
