@@ -1,1 +1,58 @@
-fn main() {}
+//! `gatehouse`: runs the server (`serve`) and is a thin client of its admin API for
+//! everything else (`keys`, `audit`), plus offline config tools (`config`).
+//!
+//! Admin commands read `GATEHOUSE_URL` and `GATEHOUSE_ADMIN_KEY`, print a table (or
+//! JSON with `--json`), and on failure exit non-zero with a one-line reason.
+
+mod audit;
+mod client;
+mod commands;
+mod keys;
+mod serve;
+mod table;
+
+use clap::Parser;
+use commands::{Cli, Command, ConfigCommand};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Config { command } => match command {
+            ConfigCommand::Example => {
+                print!("{}", gatehouse_server::config::EXAMPLE);
+                Ok(ExitCode::SUCCESS)
+            }
+            ConfigCommand::Check { file } => {
+                gatehouse_server::Settings::check_file(&file)?;
+                println!("{}: ok", file.display());
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Keys { command } => keys::run(&cli.global, command).await,
+        Command::Audit { command } => audit::run(&cli.global, command).await,
+    }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}

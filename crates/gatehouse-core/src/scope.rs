@@ -58,7 +58,7 @@ impl<'de> Deserialize<'de> for Scope {
 }
 
 /// A sorted, duplicate-free set of scopes, cheap to clone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ScopeSet(Arc<[Scope]>);
 
 impl ScopeSet {

@@ -1,0 +1,114 @@
+//! The audit trail: `/admin/v1/audit`.
+
+use gatehouse_core::audit::{AuditEvent, ChainHash, EventBody, Outcome};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::timestamp::{self, from_datetime, to_datetime};
+
+/// One audit event as the API shows it. Carries its chain links, so anyone holding an
+/// export can check it (`gatehouse audit verify`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Position in the chain.
+    pub seq: u64,
+    /// When it happened.
+    #[serde(with = "timestamp::required")]
+    pub time: OffsetDateTime,
+    /// Request id.
+    pub request_id: String,
+    /// What was attempted (`key.create`, `key.verify`, `api.authenticate`, …).
+    pub action: String,
+    /// `allowed` or `denied`.
+    pub outcome: String,
+    /// Reason code.
+    pub reason: Option<String>,
+    /// Who acted.
+    pub principal: Option<String>,
+    /// The credential used.
+    pub credential_id: Option<String>,
+    /// How the caller authenticated.
+    pub auth_method: Option<String>,
+    /// What was acted on.
+    pub target: Option<String>,
+    /// Gateway route.
+    pub route: Option<String>,
+    /// HTTP method.
+    pub method: Option<String>,
+    /// Request path.
+    pub path: Option<String>,
+    /// HTTP status answered.
+    pub status: Option<u16>,
+    /// Client IP address.
+    pub client_ip: Option<String>,
+    /// Hash of the previous event (hex).
+    pub prev_hash: String,
+    /// This event's hash (hex).
+    pub hash: String,
+}
+
+impl From<&AuditEvent> for Event {
+    fn from(e: &AuditEvent) -> Self {
+        let b = &e.body;
+        Self {
+            seq: e.seq,
+            time: to_datetime(b.time),
+            request_id: b.request_id.clone(),
+            action: b.action.clone(),
+            outcome: b.outcome.as_str().to_owned(),
+            reason: b.reason.clone(),
+            principal: b.principal.clone(),
+            credential_id: b.credential_id.clone(),
+            auth_method: b.auth_method.clone(),
+            target: b.target.clone(),
+            route: b.route.clone(),
+            method: b.method.clone(),
+            path: b.path.clone(),
+            status: b.status,
+            client_ip: b.client_ip.clone(),
+            prev_hash: e.prev_hash.to_hex(),
+            hash: e.hash.to_hex(),
+        }
+    }
+}
+
+/// Why an API event cannot be read back as a chain link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {seq}: {what}")]
+pub struct MalformedEvent {
+    /// The event.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub what: &'static str,
+}
+
+impl TryFrom<&Event> for AuditEvent {
+    type Error = MalformedEvent;
+
+    fn try_from(e: &Event) -> Result<Self, Self::Error> {
+        let bad = |what| MalformedEvent { seq: e.seq, what };
+        Ok(Self {
+            seq: e.seq,
+            body: EventBody {
+                time: from_datetime(e.time),
+                request_id: e.request_id.clone(),
+                action: e.action.clone(),
+                outcome: Outcome::parse(&e.outcome).ok_or_else(|| bad("unknown outcome"))?,
+                reason: e.reason.clone(),
+                principal: e.principal.clone(),
+                credential_id: e.credential_id.clone(),
+                auth_method: e.auth_method.clone(),
+                target: e.target.clone(),
+                route: e.route.clone(),
+                method: e.method.clone(),
+                path: e.path.clone(),
+                status: e.status,
+                client_ip: e.client_ip.clone(),
+            },
+            prev_hash: ChainHash::from_hex(&e.prev_hash).ok_or_else(|| bad("prev_hash is not 64 hex digits"))?,
+            hash: ChainHash::from_hex(&e.hash).ok_or_else(|| bad("hash is not 64 hex digits"))?,
+        })
+    }
+}

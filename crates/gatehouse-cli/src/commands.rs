@@ -1,0 +1,220 @@
+//! The command line, as clap types.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Gatehouse: API authentication service and gateway.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of the admin client commands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Base URL of the Gatehouse API.
+    #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:4000", global = true)]
+    pub url: String,
+    /// Admin API key (better passed in the environment than on the command line).
+    #[arg(long, env = "GATEHOUSE_ADMIN_KEY", hide_env_values = true, global = true)]
+    pub admin_key: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Inspect configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Read and check the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides `server.listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory (overrides `storage.data_dir`).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print an annotated example configuration.
+    Example,
+    /// Validate a configuration file.
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints it once.
+    Create(KeySettings),
+    /// List keys.
+    List(PageArgs),
+    /// Show one key.
+    Show { id: String },
+    /// Change a key's settings.
+    Update {
+        id: String,
+        #[command(flatten)]
+        changes: KeyChanges,
+    },
+    /// Revoke a key, now and for good.
+    Revoke { id: String },
+    /// Replace a key by a new one with the same settings; prints the new key once.
+    Rotate {
+        id: String,
+        /// Seconds the old key keeps working.
+        #[arg(long, default_value_t = 0)]
+        grace: u64,
+    },
+    /// Delete a key.
+    Delete { id: String },
+    /// Verify a key (needs `gatehouse:verify`).
+    Verify {
+        key: String,
+        /// A scope the key must grant (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeySettings {
+    /// Human name.
+    #[arg(long)]
+    pub name: String,
+    /// Who the key acts as (default: the name).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Key prefix.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// A scope (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Metadata, a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// Expiry, RFC 3339 (e.g. 2027-01-01T00:00:00Z).
+    #[arg(long)]
+    pub expires_at: Option<String>,
+    /// Rate limit as LIMIT/DURATION, e.g. 100/60s (units ms, s, m, h).
+    #[arg(long)]
+    pub ratelimit: Option<String>,
+    /// Number of verifications allowed.
+    #[arg(long)]
+    pub remaining: Option<u64>,
+    /// Create the key disabled.
+    #[arg(long)]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyChanges {
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the scopes (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Option<Vec<String>>,
+    /// Replace the metadata (a JSON object).
+    #[arg(long)]
+    pub metadata: Option<String>,
+    /// New expiry, RFC 3339.
+    #[arg(long, conflicts_with = "no_expiry")]
+    pub expires_at: Option<String>,
+    /// Remove the expiry.
+    #[arg(long)]
+    pub no_expiry: bool,
+    /// Enable the key.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Disable the key.
+    #[arg(long)]
+    pub disable: bool,
+    /// New rate limit, LIMIT/DURATION.
+    #[arg(long, conflicts_with = "no_ratelimit")]
+    pub ratelimit: Option<String>,
+    /// Remove the rate limit.
+    #[arg(long)]
+    pub no_ratelimit: bool,
+    /// New number of verifications left.
+    #[arg(long, conflicts_with = "unlimited")]
+    pub remaining: Option<u64>,
+    /// Remove the usage limit.
+    #[arg(long)]
+    pub unlimited: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Page size.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Cursor from a previous page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, newest first.
+    List(AuditFilter),
+    /// Export every matching event, oldest first, as JSON lines.
+    Export(AuditFilter),
+    /// Check the hash chain of the whole trail; names the first broken event.
+    Verify,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AuditFilter {
+    /// Only this principal's events.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only events with this credential id.
+    #[arg(long)]
+    pub credential: Option<String>,
+    /// Only this action, e.g. key.verify.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// allowed or denied.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// From this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Page size (list).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Cursor from a previous page (list).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}

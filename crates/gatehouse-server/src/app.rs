@@ -1,0 +1,160 @@
+//! Starting and stopping a server: open the store, check the master key, bootstrap,
+//! load the key index, start the background tasks, serve, and shut down gracefully.
+
+use crate::audit_log::{self, AuditLog};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::key_index::KeyIndex;
+use crate::master_key::MasterKey;
+use crate::metrics::Metrics;
+use crate::state::{AppState, RequestIds};
+use crate::{bootstrap, http};
+use anyhow::Context;
+use gatehouse_core::Entropy;
+use gatehouse_core::api_key::ApiKey;
+use gatehouse_store::Store;
+use gatehouse_store_sqlite::SqliteStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const MASTER_KEY_CHECK: &str = "master_key_check";
+/// How often live key usage is written to the store.
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    admin_key: Option<ApiKey>,
+    state: Arc<AppState>,
+    sqlite: SqliteStore,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Opens everything and starts serving on `settings.listen`.
+pub async fn start(settings: Settings, clock: Arc<dyn Clock>, master_key: &MasterKey) -> anyhow::Result<RunningServer> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    let sqlite = SqliteStore::open(&settings.database_path)
+        .await
+        .with_context(|| format!("cannot open the store at {}", settings.database_path.display()))?;
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
+    check_master_key(store.as_ref(), master_key).await?;
+
+    let bootstrapped = bootstrap::admin_key_if_new(store.as_ref(), &settings.default_key_prefix, clock.now()).await?;
+    let keys = KeyIndex::new(store.all_keys().await?);
+    let metrics = Arc::new(Metrics::default());
+    metrics.keys_loaded.store(keys.len() as u64, Ordering::Relaxed);
+    let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
+
+    let mut boot = [0u8; 6];
+    crate::entropy::OsEntropy.fill(&mut boot)?;
+    let state = Arc::new(AppState {
+        request_ids: RequestIds::new(hex::encode(boot)),
+        settings,
+        store: Arc::clone(&store),
+        keys,
+        key_writes: tokio::sync::Mutex::new(()),
+        audit,
+        clock: Arc::clone(&clock),
+        metrics,
+    });
+    let admin_key = match bootstrapped {
+        Some((key, record)) => {
+            bootstrap::audit_bootstrap(&state, &record).await;
+            Some(key)
+        }
+        None => None,
+    };
+
+    let listener = tokio::net::TcpListener::bind(state.settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
+    let addr = listener.local_addr()?;
+    let app = http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let mut background = vec![audit_task, tokio::spawn(flush_usage_forever(Arc::clone(&state)))];
+    background.extend(audit_log::spawn_retention(store, clock, state.settings.audit_retention_days));
+    tracing::info!(%addr, keys = state.keys.len(), "gatehouse is listening");
+    Ok(RunningServer { addr, admin_key, state, sqlite, stop, serving, background })
+}
+
+impl RunningServer {
+    /// The address the API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The admin key created on first start, once; `None` afterwards.
+    pub fn take_admin_key(&mut self) -> Option<ApiKey> {
+        self.admin_key.take()
+    }
+
+    /// The shared state, for tests that inspect it.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting, finishes in-flight requests, then writes outstanding key usage
+    /// and audit events and closes the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.serving.await.context("server task failed")?.context("server failed")?;
+        flush_usage(&self.state).await;
+        self.state.audit.flush().await;
+        for task in &self.background {
+            task.abort();
+        }
+        self.sqlite.close().await;
+        tracing::info!("gatehouse stopped");
+        Ok(())
+    }
+}
+
+/// Refuses to start with a master key other than the one the store was set up with.
+async fn check_master_key(store: &dyn Store, master_key: &MasterKey) -> anyhow::Result<()> {
+    let check = master_key.check_value();
+    if !store.set_meta_if_absent(MASTER_KEY_CHECK, &check).await? {
+        let stored = store.meta(MASTER_KEY_CHECK).await?;
+        anyhow::ensure!(
+            stored.as_deref() == Some(check.as_str()),
+            "the master key is not the one this store was created with; \
+             set GATEHOUSE_MASTER_KEY (or GATEHOUSE_MASTER_KEY_FILE) to the original key"
+        );
+    }
+    Ok(())
+}
+
+async fn flush_usage_forever(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(USAGE_FLUSH_EVERY);
+    loop {
+        tick.tick().await;
+        flush_usage(&state).await;
+    }
+}
+
+/// Writes the usage of keys used since the last flush.
+async fn flush_usage(state: &AppState) {
+    let _writing = state.key_writes.lock().await;
+    let batch = state.keys.take_dirty();
+    if batch.updates.is_empty() {
+        return;
+    }
+    if let Err(e) = state.store.record_usage(&batch.updates).await {
+        tracing::warn!(error = %e, keys = batch.updates.len(), "could not write key usage; will retry");
+        state.keys.requeue(batch);
+    }
+}

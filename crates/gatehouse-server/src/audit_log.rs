@@ -1,0 +1,142 @@
+//! The audit writer: events are queued by handlers and group-committed by one task,
+//! off the request path.
+//!
+//! One task owns the chain head, so events are linked in the order they are written.
+//! A batch is everything queued while the previous batch was being written (up to
+//! [`MAX_BATCH`]), so under load many events share one transaction and when idle each
+//! is written at once — the crash window is one write, well under a second. A failed
+//! write is retried until it succeeds: the queue is bounded, so a store outage slows
+//! requests down instead of losing their events.
+
+use crate::metrics::Metrics;
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{Chain, EventBody};
+use gatehouse_store::{Store, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Events in one transaction, at most.
+pub const MAX_BATCH: usize = 4096;
+/// Events waiting to be written before handlers wait for room.
+const QUEUE: usize = 65_536;
+
+enum Message {
+    Event(Box<EventBody>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle to queue events. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    queue: mpsc::Sender<Message>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Event(e) => write!(f, "Event({})", e.action),
+            Self::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl AuditLog {
+    /// Starts the writer, continuing the chain from the store's newest event.
+    pub async fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
+        let chain = head(store.as_ref()).await?;
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(write_loop(store, metrics, chain, rx));
+        Ok((Self { queue }, task))
+    }
+
+    /// Queues an event. Waits only when the queue is full (the store is behind).
+    pub async fn record(&self, event: EventBody) {
+        if self.queue.send(Message::Event(Box::new(event))).await.is_err() {
+            tracing::error!("audit writer has stopped; event not recorded");
+        }
+    }
+
+    /// Returns once every event queued before this call is committed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn head(store: &dyn Store) -> Result<Chain, StoreError> {
+    Ok(match store.audit_head().await? {
+        Some((seq, hash)) => Chain::after(seq, hash),
+        None => Chain::new(),
+    })
+}
+
+async fn write_loop(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut chain: Chain, mut rx: mpsc::Receiver<Message>) {
+    let mut batch: Vec<EventBody> = Vec::new();
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Event(e) => batch.push(*e),
+                Message::Flush(done) => waiting.push(done),
+            }
+            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+        }
+        if !batch.is_empty() {
+            chain = commit(store.as_ref(), &metrics, chain, &batch).await;
+            batch.clear();
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Links and writes `batch`, retrying until the store takes it; returns the new head.
+async fn commit(store: &dyn Store, metrics: &Metrics, mut chain: Chain, batch: &[EventBody]) -> Chain {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut linked = chain;
+        let events: Vec<_> = batch.iter().map(|b| linked.append(b.clone())).collect();
+        match store.append_audit(&events).await {
+            Ok(()) => {
+                metrics.audit_events_written.fetch_add(events.len() as u64, Ordering::Relaxed);
+                return linked;
+            }
+            Err(e) => {
+                metrics.audit_write_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, events = events.len(), "audit write failed; retrying");
+                // Another writer may have advanced the chain: continue from the store's head.
+                if let Ok(fresh) = head(store).await {
+                    chain = fresh;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Deletes events older than `retention_days` once an hour, if retention is set.
+pub fn spawn_retention(store: Arc<dyn Store>, clock: Arc<dyn crate::clock::Clock>, retention_days: u32) -> Option<JoinHandle<()>> {
+    if retention_days == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = UnixTime::from_millis(clock.now().as_millis() - i64::from(retention_days) * 86_400_000);
+            match store.prune_audit(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "audit retention: deleted old events"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "audit retention failed"),
+            }
+        }
+    }))
+}

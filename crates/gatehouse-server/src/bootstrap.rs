@@ -1,0 +1,64 @@
+//! First start: create the admin key, once.
+
+use crate::state::AppState;
+use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
+use gatehouse_core::audit::Outcome;
+use gatehouse_core::scope::{ADMIN, ScopeSet};
+use gatehouse_core::{UnixTime, id};
+use gatehouse_store::Store;
+
+const BOOTSTRAPPED: &str = "bootstrapped_at";
+
+/// Creates the admin key if this store has never been bootstrapped, and returns it.
+/// The caller prints it once; only its digest is stored.
+pub async fn admin_key_if_new(store: &dyn Store, prefix: &Prefix, now: UnixTime) -> anyhow::Result<Option<(ApiKey, KeyRecord)>> {
+    if store.meta(BOOTSTRAPPED).await?.is_some() {
+        return Ok(None);
+    }
+    let mut entropy = crate::entropy::OsEntropy;
+    let key = ApiKey::generate(prefix, &mut entropy)?;
+    let record = KeyRecord {
+        id: id::generate("key", now, &mut entropy)?,
+        digest: key.digest(),
+        prefix: prefix.clone(),
+        start: key.start(),
+        name: "bootstrap admin".into(),
+        subject: "admin".into(),
+        scopes: ScopeSet::parse([ADMIN])?,
+        metadata: serde_json::Map::new(),
+        created_at: now,
+        updated_at: now,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+        enabled: true,
+        rate_limit: None,
+        remaining: None,
+    };
+    // The key is stored before the flag: a crash in between leaves an unused key and a
+    // retry on next start, never a bootstrapped store without an admin key.
+    store.insert_key(&record).await?;
+    if !store.set_meta_if_absent(BOOTSTRAPPED, &now.as_millis().to_string()).await? {
+        store.delete_key(&record.id).await?;
+        return Ok(None);
+    }
+    Ok(Some((key, record)))
+}
+
+/// Records the bootstrap in the audit trail.
+pub async fn audit_bootstrap(state: &AppState, record: &KeyRecord) {
+    let ctx = crate::state::RequestContext {
+        request_id: state.request_ids.next(),
+        client_ip: None,
+        method: String::from("-"),
+        path: String::from("-"),
+    };
+    let mut event = ctx.event(state.clock.now(), "key.create", Outcome::Allowed, 0);
+    event.principal = Some(String::from("gatehouse"));
+    event.reason = Some(String::from("bootstrap"));
+    event.target = Some(record.id.clone());
+    event.method = None;
+    event.path = None;
+    event.status = None;
+    state.audit.record(event).await;
+}

@@ -1,0 +1,328 @@
+//! Configuration: an optional TOML file, overridden by `GATEHOUSE_<SECTION>__<KEY>`
+//! environment variables, overridden by command-line flags, parsed once into
+//! [`Settings`]. Unknown keys are errors that name the key.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The raw file format, `version = 1`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    version: Option<u32>,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    storage: RawStorage,
+    #[serde(default)]
+    keys: RawKeys,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    data_dir: Option<PathBuf>,
+    url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    default_prefix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address of the API listener.
+    pub listen: SocketAddr,
+    /// The externally visible base URL, without a trailing slash (the OAuth issuer).
+    pub public_url: String,
+    /// Directory for the SQLite database and the dev-mode master key.
+    pub data_dir: PathBuf,
+    /// The SQLite database file.
+    pub database_path: PathBuf,
+    /// Prefix for new keys when the request names none.
+    pub default_key_prefix: gatehouse_core::api_key::Prefix,
+    /// Audit events older than this many days are deleted; 0 keeps them forever.
+    pub audit_retention_days: u32,
+    /// `tracing` filter directive, such as `info`.
+    pub log_level: String,
+    /// Log output format.
+    pub log_format: LogFormat,
+}
+
+/// A configuration error, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A key is unknown or its value is of the wrong type.
+    #[error("{key}: {message}")]
+    Key {
+        /// The dotted key, such as `server.listen`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key { key: key.to_owned(), message: message.into() }
+}
+
+/// Flag overrides, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads the file (if any), applies environment variables from `env` and then
+    /// `overrides`, and validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => read_table(path)?,
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env);
+        if let Some(listen) = &overrides.listen {
+            set(&mut table, "server", "listen", toml::Value::String(listen.clone()));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            set(&mut table, "storage", "data_dir", toml::Value::String(dir.display().to_string()));
+        }
+        Self::from_table(table)
+    }
+
+    /// Validates a file on its own (`gatehouse config check`).
+    pub fn check_file(path: &Path) -> Result<Self, ConfigError> {
+        Self::from_table(read_table(path)?)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
+        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { String::from("(top level)") } else { path };
+            key_error(&key, e.into_inner().to_string())
+        })?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        match raw.version {
+            None | Some(1) => {}
+            Some(v) => return Err(key_error("version", format!("unsupported version {v}; this build reads 1"))),
+        }
+        let listen_text = raw.server.listen.unwrap_or_else(|| String::from("127.0.0.1:4000"));
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| key_error("server.listen", format!("{listen_text:?} is not an address like 127.0.0.1:4000")))?;
+        let public_url = match raw.server.public_url {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace) {
+                    return Err(key_error("server.public_url", "must be an http:// or https:// URL"));
+                }
+                url.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{listen}"),
+        };
+        let data_dir = raw.storage.data_dir.unwrap_or_else(|| PathBuf::from("gatehouse-data"));
+        let database_path = match raw.storage.url {
+            None => data_dir.join("gatehouse.db"),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(path) if !path.is_empty() => PathBuf::from(path),
+                _ => {
+                    return Err(key_error(
+                        "storage.url",
+                        "only sqlite://PATH is supported by this build (PostgreSQL is planned)",
+                    ));
+                }
+            },
+        };
+        let default_key_prefix = match raw.keys.default_prefix {
+            None => gatehouse_core::api_key::Prefix::default_prefix(),
+            Some(p) => gatehouse_core::api_key::Prefix::parse(&p)
+                .map_err(|e| key_error("keys.default_prefix", e.to_string()))?,
+        };
+        let log_format = match raw.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(key_error("log.format", format!("{other:?} is not \"text\" or \"json\""))),
+        };
+        Ok(Self {
+            listen,
+            public_url,
+            data_dir,
+            database_path,
+            default_key_prefix,
+            audit_retention_days: raw.audit.retention_days.unwrap_or(0),
+            log_level: raw.log.level.unwrap_or_else(|| String::from("info")),
+            log_format,
+        })
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })
+}
+
+/// Applies `GATEHOUSE_<SECTION>__<KEY>=value`. Variables without `__`
+/// (`GATEHOUSE_MASTER_KEY`, `GATEHOUSE_URL`, …) are not configuration keys.
+fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("GATEHOUSE_") else { continue };
+        let Some((section, key)) = rest.split_once("__") else { continue };
+        set(table, &section.to_ascii_lowercase(), &key.to_ascii_lowercase(), env_value(&value));
+    }
+}
+
+/// An environment value as the TOML type it reads as: integer, boolean, else string.
+fn env_value(value: &str) -> toml::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match value {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+fn set(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+    let entry = table.entry(section.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        t.insert(key.to_owned(), value);
+    } else {
+        // A scalar where a section belongs: replace it so the type error names the section.
+        let mut t = toml::Table::new();
+        t.insert(key.to_owned(), value);
+        *entry = toml::Value::Table(t);
+    }
+}
+
+/// An annotated example configuration (`gatehouse config example`).
+pub const EXAMPLE: &str = include_str!("../gatehouse.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.toml");
+        std::fs::write(&path, toml).unwrap();
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::load(Some(&path), env, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::load(None, [], &Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(s.public_url, "http://127.0.0.1:4000");
+        assert_eq!(s.database_path, PathBuf::from("gatehouse-data/gatehouse.db"));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = load_str("version = 1\n[server]\nlisten_addr = \"x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().starts_with("server.listen_addr"), "{err}");
+        let err = load_str("versoin = 1\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("versoin"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_flags_override_environment() {
+        let toml = "version = 1\n[server]\nlisten = \"127.0.0.1:1000\"\n[audit]\nretention_days = 5\n";
+        let s = load_str(toml, &[("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:2000"), ("GATEHOUSE_AUDIT__RETENTION_DAYS", "9")])
+            .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:2000");
+        assert_eq!(s.audit_retention_days, 9);
+        let overrides = Overrides { listen: Some("127.0.0.1:3000".into()), data_dir: None };
+        let env = [("GATEHOUSE_SERVER__LISTEN".to_owned(), "127.0.0.1:2000".to_owned())];
+        let s = Settings::load(None, env, &overrides).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn non_config_gatehouse_variables_are_ignored() {
+        let s = load_str("version = 1\n", &[("GATEHOUSE_MASTER_KEY", "x"), ("GATEHOUSE_ADMIN_KEY", "y")]);
+        assert!(s.is_ok());
+    }
+
+    #[test]
+    fn unknown_environment_key_is_an_error() {
+        let err = load_str("version = 1\n", &[("GATEHOUSE_SERVER__LISTN", "x")]).unwrap_err();
+        assert!(err.to_string().starts_with("server.listn"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        assert!(load_str("[server]\nlisten = \"nope\"\n", &[]).unwrap_err().to_string().starts_with("server.listen"));
+        assert!(load_str("version = 2\n", &[]).unwrap_err().to_string().starts_with("version"));
+        assert!(load_str("[keys]\ndefault_prefix = \"Bad\"\n", &[]).unwrap_err().to_string().starts_with("keys.default_prefix"));
+        assert!(load_str("[audit]\nretention_days = \"x\"\n", &[]).unwrap_err().to_string().starts_with("audit.retention_days"));
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        assert!(load_str(EXAMPLE, &[]).is_ok());
+    }
+}

@@ -1,0 +1,201 @@
+//! The one place where errors become HTTP responses: RFC 9457 problem details.
+//!
+//! Every [`ApiError`] variant is mapped by an exhaustive `match` without a wildcard, so
+//! a new variant forces a decision. Bodies say what is wrong for the caller, never
+//! internals: store errors are logged and answered with a generic detail.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_api::Problem;
+use gatehouse_core::api_key::{ApiKeyError, Denial};
+use gatehouse_core::policy::{Escalation, Forbidden};
+use gatehouse_store::StoreError;
+
+/// Why the caller's own credential was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credential presented.
+    Missing,
+    /// A credential in a scheme other than Bearer / X-API-Key.
+    WrongScheme,
+    /// Both `Authorization` and `X-API-Key`, so which one counts is unclear.
+    Ambiguous,
+    /// Not a well-formed key.
+    Malformed(ApiKeyError),
+    /// A well-formed key that core refused.
+    Denied(Denial),
+}
+
+impl AuthFailure {
+    /// The reason code for the audit trail.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing => "MISSING_CREDENTIAL",
+            Self::WrongScheme => "UNSUPPORTED_SCHEME",
+            Self::Ambiguous => "AMBIGUOUS_CREDENTIAL",
+            Self::Malformed(_) => "MALFORMED_KEY",
+            Self::Denied(d) => d.code(),
+        }
+    }
+}
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401 (or 429 for a rate-limited caller).
+    Unauthenticated(AuthFailure),
+    /// 403: the caller lacks the endpoint's scope.
+    Forbidden(Forbidden),
+    /// 403: the caller tried to grant scopes it does not hold.
+    Escalation(Escalation),
+    /// 404: the named resource does not exist.
+    NotFound(&'static str),
+    /// 404: no such endpoint.
+    NoRoute,
+    /// 405.
+    MethodNotAllowed,
+    /// 400 with a stable code.
+    BadRequest {
+        /// Stable code.
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// 409 with a stable code.
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// What conflicts.
+        detail: String,
+    },
+    /// 413.
+    PayloadTooLarge,
+    /// 415.
+    UnsupportedMediaType,
+    /// 431.
+    HeadersTooLarge,
+    /// The store failed.
+    Store(StoreError),
+    /// No randomness for new secrets.
+    EntropyUnavailable,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<gatehouse_core::EntropyUnavailable> for ApiError {
+    fn from(_: gatehouse_core::EntropyUnavailable) -> Self {
+        Self::EntropyUnavailable
+    }
+}
+
+impl ApiError {
+    /// A 400 with `code` and `detail`.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest { code, detail: detail.into() }
+    }
+}
+
+const BEARER: &str = "Bearer realm=\"gatehouse\"";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        let (status, code, detail): (StatusCode, &str, String) = match self {
+            Self::Unauthenticated(failure) => match failure {
+                AuthFailure::Denied(Denial::RateLimited(state)) => {
+                    let retry = state.retry_after_ms.unwrap_or(0).div_ceil(1000).max(1);
+                    insert(&mut headers, "retry-after", &retry.to_string());
+                    insert(&mut headers, "ratelimit", &format!("limit={}, remaining=0, reset={retry}", state.limit));
+                    (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "this API key is over its rate limit".into())
+                }
+                AuthFailure::Missing | AuthFailure::WrongScheme => {
+                    insert(&mut headers, "www-authenticate", BEARER);
+                    let detail = "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`";
+                    (StatusCode::UNAUTHORIZED, "missing_credential", detail.into())
+                }
+                other => {
+                    let detail = match other {
+                        AuthFailure::Ambiguous => "send the API key in one header, not both".to_owned(),
+                        AuthFailure::Malformed(e) => format!("the API key is malformed: {e}"),
+                        AuthFailure::Denied(d) => format!("the API key is not valid ({})", d.code()),
+                        AuthFailure::Missing | AuthFailure::WrongScheme => String::new(),
+                    };
+                    insert(&mut headers, "www-authenticate", &format!("{BEARER}, error=\"invalid_token\""));
+                    (StatusCode::UNAUTHORIZED, "invalid_credential", detail)
+                }
+            },
+            Self::Forbidden(f) => {
+                let challenge = format!("{BEARER}, error=\"insufficient_scope\", scope=\"{}\"", f.needed);
+                insert(&mut headers, "www-authenticate", &challenge);
+                (StatusCode::FORBIDDEN, "insufficient_scope", f.to_string())
+            }
+            Self::Escalation(e) => (StatusCode::FORBIDDEN, "scope_escalation", e.to_string()),
+            Self::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("no such {what}")),
+            Self::NoRoute => (StatusCode::NOT_FOUND, "no_route", "no endpoint at this path".into()),
+            Self::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method".into())
+            }
+            Self::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, code, detail),
+            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail),
+            Self::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over 64 KiB".into())
+            }
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as `Content-Type: application/json`".into(),
+            ),
+            Self::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "the request headers are over 16 KiB".into(),
+            ),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "store error");
+                match e {
+                    StoreError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into()),
+                    StoreError::Conflict(_) => {
+                        (StatusCode::CONFLICT, "conflict", "the resource changed or exists already; retry".into())
+                    }
+                    StoreError::Unavailable(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the store is unavailable; retry".into())
+                    }
+                    StoreError::Corrupt(_) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt", "stored data could not be read".into())
+                    }
+                }
+            }
+            Self::EntropyUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "entropy_unavailable",
+                "the system random number generator is unavailable".into(),
+            ),
+        };
+        problem(status, code, detail, headers)
+    }
+}
+
+/// A problem+json response.
+pub fn problem(status: StatusCode, code: &str, detail: String, mut headers: HeaderMap) -> Response {
+    let body = Problem {
+        kind: String::from("about:blank"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(gatehouse_api::problem::CONTENT_TYPE));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (status, headers, json).into_response()
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}

@@ -1,0 +1,228 @@
+//! Extractors: who is calling ([`Caller`]), the request's context, and JSON/query
+//! bodies whose rejections become problem responses.
+//!
+//! [`Caller`] is the only way a handler learns who called, and it can only be built
+//! from core's [`Authenticated`], which only core's verification makes.
+
+use super::error::{ApiError, AuthFailure};
+use crate::state::{AppState, RequestContext};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::http::{HeaderMap, StatusCode, request::Parts};
+use axum::{Json, http::header};
+use gatehouse_core::api_key::{ApiKey, KeyRecord};
+use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_core::auth::Authenticated;
+use gatehouse_core::policy;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Header carrying an API key, as an alternative to `Authorization: Bearer`.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+impl RequestContext {
+    /// The context the request middleware attached (or one made up on the spot).
+    pub fn of(parts: &Parts, state: &AppState) -> Self {
+        if let Some(ctx) = parts.extensions.get::<RequestContext>() {
+            return ctx.clone();
+        }
+        Self {
+            request_id: state.request_ids.next(),
+            client_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for RequestContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        Ok(Self::of(parts, state))
+    }
+}
+
+/// An authenticated caller of the API.
+#[derive(Debug)]
+pub struct Caller {
+    /// Who, by which credential, with which scopes.
+    pub who: Authenticated,
+    /// The request.
+    pub ctx: RequestContext,
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let ctx = RequestContext::of(parts, state);
+        match authenticate(&parts.headers, state) {
+            Ok(who) => Ok(Self { who, ctx }),
+            Err((failure, record)) => {
+                let status = if matches!(failure, AuthFailure::Denied(gatehouse_core::api_key::Denial::RateLimited(_))) {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                let mut event = ctx.event(state.clock.now(), "api.authenticate", Outcome::Denied, status.as_u16());
+                event.reason = Some(failure.reason().to_owned());
+                event.auth_method = Some(String::from("api_key"));
+                if let Some(record) = record {
+                    event.principal = Some(record.subject.clone());
+                    event.credential_id = Some(record.id.clone());
+                }
+                state.audit.record(event).await;
+                Err(ApiError::Unauthenticated(failure))
+            }
+        }
+    }
+}
+
+type Refusal = (AuthFailure, Option<Arc<KeyRecord>>);
+
+fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Authenticated, Refusal> {
+    let presented = presented_key(headers).map_err(|f| (f, None))?;
+    let key = ApiKey::parse(presented).map_err(|e| (AuthFailure::Malformed(e), None))?;
+    let lookup = state.keys.verify(&key, &[], state.clock.now());
+    lookup.decision.map(|v| v.who).map_err(|d| (AuthFailure::Denied(d), lookup.record))
+}
+
+/// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them.
+fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().map_err(|_| AuthFailure::WrongScheme)?;
+            let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::WrongScheme)?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return Err(AuthFailure::WrongScheme);
+            }
+            Some(token.trim())
+        }
+    };
+    let api_key = match headers.get(API_KEY_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| AuthFailure::Malformed(gatehouse_core::api_key::ApiKeyError::BadAlphabet))?.trim()),
+    };
+    match (bearer, api_key) {
+        (Some(_), Some(_)) => Err(AuthFailure::Ambiguous),
+        (Some(k), None) | (None, Some(k)) => Ok(k),
+        (None, None) => Err(AuthFailure::Missing),
+    }
+}
+
+impl Caller {
+    /// An audit event for this caller.
+    pub fn event(&self, state: &AppState, action: &str, outcome: Outcome, status: StatusCode) -> EventBody {
+        let mut event = self.ctx.event(state.clock.now(), action, outcome, status.as_u16());
+        event.principal = Some(self.who.principal().to_owned());
+        event.credential_id = Some(self.who.credential_id().to_owned());
+        event.auth_method = Some(self.who.method().as_str().to_owned());
+        event
+    }
+
+    /// Records that `action` on `target` succeeded with `status`.
+    pub async fn allowed(&self, state: &AppState, action: &str, target: Option<&str>, status: StatusCode) {
+        let mut event = self.event(state, action, Outcome::Allowed, status);
+        event.target = target.map(str::to_owned);
+        state.audit.record(event).await;
+    }
+
+    /// Records that `action` on `target` was refused, and returns the refusal.
+    pub async fn refused(&self, state: &AppState, action: &str, target: Option<&str>, error: ApiError) -> ApiError {
+        let (status, reason) = match &error {
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            ApiError::Escalation(_) => (StatusCode::FORBIDDEN, "scope_escalation"),
+            _ => (StatusCode::BAD_REQUEST, "refused"),
+        };
+        let mut event = self.event(state, action, Outcome::Denied, status);
+        event.target = target.map(str::to_owned);
+        event.reason = Some(reason.to_owned());
+        state.audit.record(event).await;
+        error
+    }
+
+    /// Requires `scope` for `action`; a refusal is audited.
+    pub async fn authorize(&self, state: &AppState, scope: &str, action: &str) -> Result<(), ApiError> {
+        match policy::authorize(&self.who, scope) {
+            Ok(_) => Ok(()),
+            Err(forbidden) => Err(self.refused(state, action, None, ApiError::Forbidden(forbidden)).await),
+        }
+    }
+}
+
+/// A JSON body; rejections become problem responses.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// Maps axum's JSON rejection to a problem, without echoing submitted values.
+pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_field", redact(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", redact(&e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        other => ApiError::bad_request("unreadable_body", redact(&other.body_text())),
+    }
+}
+
+/// Query parameters; rejections become problem responses.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::bad_request("invalid_query", redact(&rejection.body_text()))
+}
+
+/// Replaces every double-quoted value in a parser message with `"…"`: serde quotes the
+/// offending input, which may be a secret sent in the wrong field.
+pub fn redact(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !inside {
+                out.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn quoted_input_is_not_echoed() {
+        let msg = r#"scopes: invalid type: string "gk_secret", expected a sequence"#;
+        assert_eq!(redact(msg), r#"scopes: invalid type: string "…", expected a sequence"#);
+    }
+}

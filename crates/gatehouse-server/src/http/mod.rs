@@ -1,0 +1,74 @@
+//! The HTTP surface: routes, the per-request frame (request id, header limit,
+//! metrics), and body limits. Handlers live in one module per resource.
+
+mod audit;
+mod error;
+mod extract;
+mod health;
+mod keys;
+mod openapi;
+mod verify;
+
+pub use error::{ApiError, AuthFailure};
+pub use extract::Caller;
+
+use crate::state::{AppState, RequestContext};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Largest JSON body accepted (SPEC §10).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Largest total size of request headers (SPEC §10).
+pub const MAX_HEADERS: usize = 16 * 1024;
+
+/// The application's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let admin = Router::new()
+        .route("/keys", get(keys::list).post(keys::create))
+        .route("/keys/{id}", get(keys::show).patch(keys::update).delete(keys::delete))
+        .route("/keys/{id}/revoke", post(keys::revoke))
+        .route("/keys/{id}/rotate", post(keys::rotate))
+        .route("/audit", get(audit::list))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/admin/v1", admin)
+        .route("/v1/keys/verify", post(verify::verify))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), frame))
+        .with_state(state)
+}
+
+/// Wraps every request: refuses oversized headers, assigns the request id (echoed in
+/// `X-Gatehouse-Request-Id`), and counts the response.
+async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let ctx = RequestContext {
+        request_id: state.request_ids.next(),
+        client_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+    };
+    let request_id = HeaderValue::from_str(&ctx.request_id).ok();
+    let mut response = if header_bytes > MAX_HEADERS {
+        ApiError::HeadersTooLarge.into_response()
+    } else {
+        req.extensions_mut().insert(ctx);
+        next.run(req).await
+    };
+    if let Some(id) = request_id {
+        response.headers_mut().insert("x-gatehouse-request-id", id);
+    }
+    state.metrics.response(response.status().as_u16());
+    response
+}

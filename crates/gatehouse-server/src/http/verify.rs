@@ -1,0 +1,68 @@
+//! `POST /v1/keys/verify`: is this API key good for these scopes? Answered from the
+//! in-memory index; the caller needs `gatehouse:verify`.
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Caller};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use gatehouse_api::Problem;
+use gatehouse_api::timestamp::to_datetime;
+use gatehouse_api::verify::{RateLimitStatus, Verdict, VerifyKey};
+use gatehouse_core::api_key::{ApiKey, Denial};
+use gatehouse_core::audit::Outcome;
+use gatehouse_core::policy;
+use gatehouse_core::scope::VERIFY;
+use std::sync::Arc;
+
+const ACTION: &str = "key.verify";
+
+/// `POST /v1/keys/verify` — verify an API key (`gatehouse:verify`). Always 200 with a
+/// verdict for a well-formed key; 400 for a malformed one.
+#[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyKey,
+    responses((status = 200, body = Verdict), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn verify(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(req): ApiJson<VerifyKey>) -> Result<Json<Verdict>, ApiError> {
+    caller.authorize(&state, VERIFY, ACTION).await?;
+    let key = match ApiKey::parse(&req.key) {
+        Ok(key) => key,
+        Err(e) => {
+            let mut event = caller.event(&state, ACTION, Outcome::Denied, StatusCode::BAD_REQUEST);
+            event.reason = Some(String::from("MALFORMED_KEY"));
+            state.audit.record(event).await;
+            return Err(ApiError::bad_request("malformed_key", e.to_string()));
+        }
+    };
+    let required = policy::required_scopes(req.scopes.iter().map(String::as_str))
+        .map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))?;
+    let lookup = state.keys.verify(&key, &required, state.clock.now());
+    let code = match &lookup.decision {
+        Ok(_) => "VALID",
+        Err(denial) => denial.code(),
+    };
+    state.metrics.verification(code);
+    let (remaining, rate) = match &lookup.decision {
+        Ok(v) => (v.remaining, v.rate),
+        Err(Denial::RateLimited(state)) => (None, Some(*state)),
+        Err(_) => (None, None),
+    };
+    let record = lookup.record.as_deref();
+    let remaining = remaining.or_else(|| record.and_then(|r| state.keys.usage(&r.digest)).and_then(|u| u.0));
+    let verdict = Verdict {
+        valid: lookup.decision.is_ok(),
+        code: code.to_owned(),
+        key_id: record.map(|r| r.id.clone()),
+        subject: record.map(|r| r.subject.clone()),
+        scopes: record.map(|r| r.scopes.iter().map(|s| s.as_str().to_owned()).collect()),
+        metadata: record.map(|r| r.metadata.clone()),
+        expires_at: record.and_then(|r| r.expires_at).map(to_datetime),
+        remaining,
+        ratelimit: rate.map(|s| RateLimitStatus { limit: s.limit, remaining: s.remaining, reset_ms: s.reset_ms }),
+    };
+    let outcome = if verdict.valid { Outcome::Allowed } else { Outcome::Denied };
+    let mut event = caller.event(&state, ACTION, outcome, StatusCode::OK);
+    event.reason = Some(verdict.code.clone());
+    event.target = verdict.key_id.clone();
+    state.audit.record(event).await;
+    Ok(Json(verdict))
+}

@@ -1,0 +1,69 @@
+//! Prometheus metrics, kept in the server state rather than a global registry so
+//! several servers in one process (tests) never mix their numbers.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Verification codes, in the order of [`Metrics::verifications`].
+pub const CODES: [&str; 8] = [
+    "VALID",
+    "NOT_FOUND",
+    "EXPIRED",
+    "REVOKED",
+    "DISABLED",
+    "INSUFFICIENT_SCOPE",
+    "RATE_LIMITED",
+    "USAGE_EXCEEDED",
+];
+
+/// Counters and gauges.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    verifications: [AtomicU64; 8],
+    responses: [AtomicU64; 6],
+    /// Audit events committed to the store.
+    pub audit_events_written: AtomicU64,
+    /// Failed attempts to write audit events (each retried).
+    pub audit_write_failures: AtomicU64,
+    /// Keys in the in-memory index.
+    pub keys_loaded: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a verification with `code`.
+    pub fn verification(&self, code: &str) {
+        if let Some(i) = CODES.iter().position(|c| *c == code) {
+            self.verifications[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a response by status class (1xx … 5xx).
+    pub fn response(&self, status: u16) {
+        let class = usize::from(status / 100).min(5);
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        out.push_str("# HELP gatehouse_key_verifications_total API key verifications by result code.\n");
+        out.push_str("# TYPE gatehouse_key_verifications_total counter\n");
+        for (code, n) in CODES.iter().zip(&self.verifications) {
+            let _ = writeln!(out, "gatehouse_key_verifications_total{{code=\"{code}\"}} {}", n.load(Ordering::Relaxed));
+        }
+        out.push_str("# HELP gatehouse_http_responses_total HTTP responses by status class.\n");
+        out.push_str("# TYPE gatehouse_http_responses_total counter\n");
+        for (class, n) in self.responses.iter().enumerate().skip(1) {
+            let _ = writeln!(out, "gatehouse_http_responses_total{{class=\"{class}xx\"}} {}", n.load(Ordering::Relaxed));
+        }
+        let gauges = [
+            ("gatehouse_audit_events_written_total", "counter", "Audit events committed.", &self.audit_events_written),
+            ("gatehouse_audit_write_failures_total", "counter", "Failed audit writes (retried).", &self.audit_write_failures),
+            ("gatehouse_keys_loaded", "gauge", "API keys in the in-memory index.", &self.keys_loaded),
+        ];
+        for (name, kind, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}

@@ -1,0 +1,94 @@
+//! The state every handler reaches through axum's `State`: no globals.
+
+use crate::audit_log::AuditLog;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::key_index::KeyIndex;
+use crate::metrics::Metrics;
+use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Shared server state.
+pub struct AppState {
+    /// Validated configuration.
+    pub settings: Settings,
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Every API key, in memory.
+    pub keys: KeyIndex,
+    /// Serializes writes of key records with the usage flusher, so a flush never
+    /// writes back counters older than an admin change.
+    pub key_writes: tokio::sync::Mutex<()>,
+    /// The audit writer.
+    pub audit: AuditLog,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Source of request ids.
+    pub request_ids: RequestIds,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("listen", &self.settings.listen).field("keys", &self.keys.len()).finish_non_exhaustive()
+    }
+}
+
+/// Request ids: `req_` + a random per-process part + a counter. Unique, cheap, and not
+/// meant to be secret.
+#[derive(Debug)]
+pub struct RequestIds {
+    boot: String,
+    counter: AtomicU64,
+}
+
+impl RequestIds {
+    /// A source seeded with `boot`, a random string fixed for the process.
+    pub fn new(boot: String) -> Self {
+        Self { boot, counter: AtomicU64::new(0) }
+    }
+
+    /// The next id.
+    pub fn next(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("req_{}{n:010}", self.boot)
+    }
+}
+
+/// Who made a request and how, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request's id.
+    pub request_id: String,
+    /// The client's IP address.
+    pub client_ip: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Request path, without the query string.
+    pub path: String,
+}
+
+impl RequestContext {
+    /// An audit event for this request.
+    pub fn event(&self, now: gatehouse_core::UnixTime, action: &str, outcome: Outcome, status: u16) -> EventBody {
+        EventBody {
+            time: now,
+            request_id: self.request_id.clone(),
+            action: action.to_owned(),
+            outcome,
+            reason: None,
+            principal: None,
+            credential_id: None,
+            auth_method: None,
+            target: None,
+            route: None,
+            method: Some(self.method.clone()),
+            path: Some(self.path.clone()),
+            status: Some(status),
+            client_ip: self.client_ip.clone(),
+        }
+    }
+}
