@@ -107,7 +107,8 @@ impl TryFrom<&Event> for AuditEvent {
                 status: e.status,
                 client_ip: e.client_ip.clone(),
             },
-            prev_hash: ChainHash::from_hex(&e.prev_hash).ok_or_else(|| bad("prev_hash is not 64 hex digits"))?,
+            prev_hash: ChainHash::from_hex(&e.prev_hash)
+                .ok_or_else(|| bad("prev_hash is not 64 hex digits"))?,
             hash: ChainHash::from_hex(&e.hash).ok_or_else(|| bad("hash is not 64 hex digits"))?,
         })
     }

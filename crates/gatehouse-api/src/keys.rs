@@ -38,7 +38,11 @@ pub struct CreateKey {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// Expiry time (RFC 3339).
-    #[serde(default, with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<OffsetDateTime>,
     /// Whether the key works (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +70,11 @@ pub struct UpdateKey {
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// New expiry, or `null` for none.
-    #[serde(default, deserialize_with = "timestamp::double_option_datetime", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "timestamp::double_option_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[serde(serialize_with = "serialize_double_datetime")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Option<OffsetDateTime>>,
@@ -74,11 +82,19 @@ pub struct UpdateKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// New rate limit, or `null` for none.
-    #[serde(default, deserialize_with = "timestamp::double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "timestamp::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<RateLimit>)]
     pub ratelimit: Option<Option<RateLimit>>,
     /// New number of verifications left, or `null` for unlimited.
-    #[serde(default, deserialize_with = "timestamp::double_option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "timestamp::double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<u64>)]
     pub remaining: Option<Option<u64>>,
 }
@@ -145,7 +161,11 @@ pub struct Key {
 
 impl Key {
     /// The admin view of a stored key, with live usage figures.
-    pub fn from_record(r: &KeyRecord, remaining: Option<u64>, last_used_at: Option<gatehouse_core::UnixTime>) -> Self {
+    pub fn from_record(
+        r: &KeyRecord,
+        remaining: Option<u64>,
+        last_used_at: Option<gatehouse_core::UnixTime>,
+    ) -> Self {
         Self {
             id: r.id.clone(),
             name: r.name.clone(),
@@ -160,7 +180,10 @@ impl Key {
             revoked_at: r.revoked_at.map(to_datetime),
             last_used_at: last_used_at.map(to_datetime),
             enabled: r.enabled,
-            ratelimit: r.rate_limit.map(|l| RateLimit { limit: l.limit, duration_ms: l.duration_ms }),
+            ratelimit: r.rate_limit.map(|l| RateLimit {
+                limit: l.limit,
+                duration_ms: l.duration_ms,
+            }),
             remaining,
         }
     }

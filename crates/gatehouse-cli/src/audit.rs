@@ -49,7 +49,9 @@ pub async fn run(global: &Global, command: AuditCommand) -> anyhow::Result<ExitC
             .await?;
             match verify_chain(&events) {
                 Ok(n) => {
-                    let head = events.last().map(|e| format!(" head seq {} hash {}", e.seq, e.hash.to_hex()));
+                    let head = events
+                        .last()
+                        .map(|e| format!(" head seq {} hash {}", e.seq, e.hash.to_hex()));
                     println!("audit chain ok: {n} events;{}", head.unwrap_or_default());
                 }
                 Err(broken) => anyhow::bail!("audit chain broken: {broken}"),
@@ -59,7 +61,12 @@ pub async fn run(global: &Global, command: AuditCommand) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn query(f: &AuditFilter, order: &str, limit: Option<u32>, cursor: Option<String>) -> Vec<(&'static str, String)> {
+fn query(
+    f: &AuditFilter,
+    order: &str,
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> Vec<(&'static str, String)> {
     let mut q = vec![("order", order.to_owned())];
     q.extend(f.principal.clone().map(|v| ("principal", v)));
     q.extend(f.credential.clone().map(|v| ("credential_id", v)));
@@ -73,10 +80,16 @@ fn query(f: &AuditFilter, order: &str, limit: Option<u32>, cursor: Option<String
 }
 
 /// Pages through every matching event, oldest first.
-async fn each_page(client: &Client, f: &AuditFilter, mut each: impl FnMut(&[Event]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+async fn each_page(
+    client: &Client,
+    f: &AuditFilter,
+    mut each: impl FnMut(&[Event]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut cursor = None;
     loop {
-        let page: Page<Event> = client.get("/admin/v1/audit", &query(f, "asc", Some(PAGE), cursor)).await?;
+        let page: Page<Event> = client
+            .get("/admin/v1/audit", &query(f, "asc", Some(PAGE), cursor))
+            .await?;
         each(&page.items)?;
         match page.next_cursor {
             Some(next) => cursor = Some(next),
@@ -102,5 +115,18 @@ fn show(events: &[Event]) {
             ]
         })
         .collect();
-    table::print(&["SEQ", "TIME", "ACTION", "OUTCOME", "REASON", "PRINCIPAL", "CREDENTIAL", "TARGET", "CLIENT"], &rows);
+    table::print(
+        &[
+            "SEQ",
+            "TIME",
+            "ACTION",
+            "OUTCOME",
+            "REASON",
+            "PRINCIPAL",
+            "CREDENTIAL",
+            "TARGET",
+            "CLIENT",
+        ],
+        &rows,
+    );
 }

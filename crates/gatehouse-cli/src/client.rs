@@ -18,22 +18,42 @@ pub struct Client {
 impl Client {
     /// A client from the global options; fails without an admin key.
     pub fn new(global: &Global) -> anyhow::Result<Self> {
-        let key = global.admin_key.clone().context("set GATEHOUSE_ADMIN_KEY (or --admin-key) to an admin API key")?;
-        let http = reqwest::Client::builder().build().context("cannot build the HTTP client")?;
-        Ok(Self { http, base: global.url.trim_end_matches('/').to_owned(), key })
+        let key = global
+            .admin_key
+            .clone()
+            .context("set GATEHOUSE_ADMIN_KEY (or --admin-key) to an admin API key")?;
+        let http = reqwest::Client::builder()
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Self {
+            http,
+            base: global.url.trim_end_matches('/').to_owned(),
+            key,
+        })
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key)
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
     }
 
     /// `GET path` with query pairs.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
         decode(self.request(Method::GET, path).query(query)).await
     }
 
     /// A request with a JSON body.
-    pub async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: &B) -> anyhow::Result<T> {
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
         decode(self.request(method, path).json(body)).await
     }
 
@@ -44,7 +64,11 @@ impl Client {
 
     /// A request expecting `204 No Content`.
     pub async fn call_empty(&self, method: Method, path: &str) -> anyhow::Result<()> {
-        let response = self.request(method, path).send().await.with_context(|| format!("cannot reach {}", self.base))?;
+        let response = self
+            .request(method, path)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.base))?;
         if response.status() == StatusCode::NO_CONTENT {
             return Ok(());
         }
@@ -53,11 +77,17 @@ impl Client {
 }
 
 async fn decode<T: DeserializeOwned>(request: RequestBuilder) -> anyhow::Result<T> {
-    let response = request.send().await.context("cannot reach the Gatehouse server")?;
+    let response = request
+        .send()
+        .await
+        .context("cannot reach the Gatehouse server")?;
     if !response.status().is_success() {
         return Err(failure(response).await);
     }
-    response.json::<T>().await.context("unexpected response from the server")
+    response
+        .json::<T>()
+        .await
+        .context("unexpected response from the server")
 }
 
 async fn failure(response: reqwest::Response) -> anyhow::Error {
@@ -70,12 +100,21 @@ async fn failure(response: reqwest::Response) -> anyhow::Error {
 
 /// Parses `LIMIT/DURATION` such as `100/60s`.
 pub fn parse_rate(text: &str) -> anyhow::Result<gatehouse_api::keys::RateLimit> {
-    let (limit, duration) = text.split_once('/').context("rate limit must look like 100/60s")?;
-    let limit: u32 = limit.trim().parse().context("rate limit: LIMIT must be a whole number")?;
+    let (limit, duration) = text
+        .split_once('/')
+        .context("rate limit must look like 100/60s")?;
+    let limit: u32 = limit
+        .trim()
+        .parse()
+        .context("rate limit: LIMIT must be a whole number")?;
     let duration = duration.trim();
-    let split = duration.find(|c: char| !c.is_ascii_digit()).unwrap_or(duration.len());
+    let split = duration
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(duration.len());
     let (n, unit) = duration.split_at(split);
-    let n: u64 = n.parse().context("rate limit: DURATION must start with a number")?;
+    let n: u64 = n
+        .parse()
+        .context("rate limit: DURATION must start with a number")?;
     let ms = match unit {
         "ms" => n,
         "s" | "" => n * 1000,
@@ -83,7 +122,10 @@ pub fn parse_rate(text: &str) -> anyhow::Result<gatehouse_api::keys::RateLimit> 
         "h" => n * 3_600_000,
         other => bail!("rate limit: unknown unit {other:?} (ms, s, m, h)"),
     };
-    Ok(gatehouse_api::keys::RateLimit { limit, duration_ms: ms })
+    Ok(gatehouse_api::keys::RateLimit {
+        limit,
+        duration_ms: ms,
+    })
 }
 
 #[cfg(test)]

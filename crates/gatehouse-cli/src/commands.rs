@@ -17,10 +17,20 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Base URL of the Gatehouse API.
-    #[arg(long, env = "GATEHOUSE_URL", default_value = "http://127.0.0.1:4000", global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_URL",
+        default_value = "http://127.0.0.1:4000",
+        global = true
+    )]
     pub url: String,
     /// Admin API key (better passed in the environment than on the command line).
-    #[arg(long, env = "GATEHOUSE_ADMIN_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_ADMIN_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub admin_key: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]

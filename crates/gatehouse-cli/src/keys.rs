@@ -17,7 +17,9 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<ExitCo
     let client = Client::new(global)?;
     match command {
         KeysCommand::Create(settings) => {
-            let created: CreatedKey = client.send(Method::POST, "/admin/v1/keys", &create_request(settings)?).await?;
+            let created: CreatedKey = client
+                .send(Method::POST, "/admin/v1/keys", &create_request(settings)?)
+                .await?;
             show_created(global, &created.info, &created.key, &created)?;
         }
         KeysCommand::List(page) => {
@@ -36,18 +38,33 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<ExitCo
         }
         KeysCommand::Show { id } => show_key(global, &client.get(&key_path(&id)?, &[]).await?)?,
         KeysCommand::Update { id, changes } => {
-            let key: Key = client.send(Method::PATCH, &key_path(&id)?, &update_request(changes)?).await?;
+            let key: Key = client
+                .send(Method::PATCH, &key_path(&id)?, &update_request(changes)?)
+                .await?;
             show_key(global, &key)?;
         }
         KeysCommand::Revoke { id } => {
-            show_key(global, &client.call(Method::POST, &format!("{}/revoke", key_path(&id)?)).await?)?;
+            show_key(
+                global,
+                &client
+                    .call(Method::POST, &format!("{}/revoke", key_path(&id)?))
+                    .await?,
+            )?;
         }
         KeysCommand::Rotate { id, grace } => {
-            let body = RotateKey { grace_period_seconds: grace };
-            let rotated: RotatedKey = client.send(Method::POST, &format!("{}/rotate", key_path(&id)?), &body).await?;
+            let body = RotateKey {
+                grace_period_seconds: grace,
+            };
+            let rotated: RotatedKey = client
+                .send(Method::POST, &format!("{}/rotate", key_path(&id)?), &body)
+                .await?;
             show_created(global, &rotated.info, &rotated.key, &rotated)?;
             if !global.json {
-                println!("previous key {} is revoked at {}", rotated.previous.id, or_dash(rotated.previous.revoked_at.map(fmt_time)));
+                println!(
+                    "previous key {} is revoked at {}",
+                    rotated.previous.id,
+                    or_dash(rotated.previous.revoked_at.map(fmt_time))
+                );
             }
         }
         KeysCommand::Delete { id } => {
@@ -57,17 +74,22 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<ExitCo
             }
         }
         KeysCommand::Verify { key, scopes } => {
-            let verdict: Verdict = client.send(Method::POST, "/v1/keys/verify", &VerifyKey { key, scopes }).await?;
+            let verdict: Verdict = client
+                .send(Method::POST, "/v1/keys/verify", &VerifyKey { key, scopes })
+                .await?;
             if global.json {
                 print_json(&verdict)?;
             } else {
-                table::print(&["VALID", "CODE", "KEY", "SUBJECT", "REMAINING"], &[vec![
-                    verdict.valid.to_string(),
-                    verdict.code.clone(),
-                    or_dash(verdict.key_id.clone()),
-                    or_dash(verdict.subject.clone()),
-                    or_dash(verdict.remaining),
-                ]]);
+                table::print(
+                    &["VALID", "CODE", "KEY", "SUBJECT", "REMAINING"],
+                    &[vec![
+                        verdict.valid.to_string(),
+                        verdict.code.clone(),
+                        or_dash(verdict.key_id.clone()),
+                        or_dash(verdict.subject.clone()),
+                        or_dash(verdict.remaining),
+                    ]],
+                );
             }
             if !verdict.valid {
                 return Ok(ExitCode::FAILURE);
@@ -79,7 +101,10 @@ pub async fn run(global: &Global, command: KeysCommand) -> anyhow::Result<ExitCo
 
 /// A key id as a path segment; ids are `key_` plus base62, nothing to escape.
 fn key_path(id: &str) -> anyhow::Result<String> {
-    anyhow::ensure!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'), "{id:?} is not a key id");
+    anyhow::ensure!(
+        id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "{id:?} is not a key id"
+    );
     Ok(format!("/admin/v1/keys/{id}"))
 }
 
@@ -102,10 +127,36 @@ fn update_request(c: KeyChanges) -> anyhow::Result<UpdateKey> {
         name: c.name,
         scopes: c.scopes,
         metadata: c.metadata.as_deref().map(parse_metadata).transpose()?,
-        expires_at: if c.no_expiry { Some(None) } else { c.expires_at.as_deref().map(parse_time).transpose()?.map(Some) },
-        enabled: if c.enable { Some(true) } else if c.disable { Some(false) } else { None },
-        ratelimit: if c.no_ratelimit { Some(None) } else { c.ratelimit.as_deref().map(parse_rate).transpose()?.map(Some) },
-        remaining: if c.unlimited { Some(None) } else { c.remaining.map(Some) },
+        expires_at: if c.no_expiry {
+            Some(None)
+        } else {
+            c.expires_at
+                .as_deref()
+                .map(parse_time)
+                .transpose()?
+                .map(Some)
+        },
+        enabled: if c.enable {
+            Some(true)
+        } else if c.disable {
+            Some(false)
+        } else {
+            None
+        },
+        ratelimit: if c.no_ratelimit {
+            Some(None)
+        } else {
+            c.ratelimit
+                .as_deref()
+                .map(parse_rate)
+                .transpose()?
+                .map(Some)
+        },
+        remaining: if c.unlimited {
+            Some(None)
+        } else {
+            c.remaining.map(Some)
+        },
     })
 }
 
@@ -114,7 +165,8 @@ fn parse_metadata(text: &str) -> anyhow::Result<serde_json::Map<String, serde_js
 }
 
 pub fn parse_time(text: &str) -> anyhow::Result<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).with_context(|| format!("{text:?} is not an RFC 3339 time"))
+    OffsetDateTime::parse(text, &Rfc3339)
+        .with_context(|| format!("{text:?} is not an RFC 3339 time"))
 }
 
 pub fn fmt_time(t: OffsetDateTime) -> String {
@@ -126,7 +178,12 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn show_created<T: Serialize>(global: &Global, info: &Key, key: &str, whole: &T) -> anyhow::Result<()> {
+fn show_created<T: Serialize>(
+    global: &Global,
+    info: &Key,
+    key: &str,
+    whole: &T,
+) -> anyhow::Result<()> {
     if global.json {
         return print_json(whole);
     }
@@ -138,7 +195,9 @@ fn show_created<T: Serialize>(global: &Global, info: &Key, key: &str, whole: &T)
 }
 
 fn show_key(global: &Global, key: &Key) -> anyhow::Result<()> {
-    if global.json { print_json(key) } else {
+    if global.json {
+        print_json(key)
+    } else {
         show_keys(std::slice::from_ref(key));
         Ok(())
     }
@@ -148,7 +207,13 @@ fn show_keys(keys: &[Key]) {
     let rows: Vec<Vec<String>> = keys
         .iter()
         .map(|k| {
-            let state = if k.revoked_at.is_some() { "revoked" } else if k.enabled { "enabled" } else { "disabled" };
+            let state = if k.revoked_at.is_some() {
+                "revoked"
+            } else if k.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            };
             vec![
                 k.id.clone(),
                 k.name.clone(),
@@ -161,5 +226,17 @@ fn show_keys(keys: &[Key]) {
             ]
         })
         .collect();
-    table::print(&["ID", "NAME", "START", "SUBJECT", "SCOPES", "STATE", "EXPIRES", "REMAINING"], &rows);
+    table::print(
+        &[
+            "ID",
+            "NAME",
+            "START",
+            "SUBJECT",
+            "SCOPES",
+            "STATE",
+            "EXPIRES",
+            "REMAINING",
+        ],
+        &rows,
+    );
 }

@@ -11,14 +11,22 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let overrides = Overrides { listen: args.listen, data_dir: args.data_dir };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+    };
     let settings = Settings::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     init_logging(&settings)?;
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     let env_key = std::env::var("GATEHOUSE_MASTER_KEY").ok();
     let env_file = std::env::var_os("GATEHOUSE_MASTER_KEY_FILE").map(PathBuf::from);
-    let (master_key, source) = MasterKey::load(env_key.as_deref(), env_file.as_deref(), &settings.data_dir)?;
+    let (master_key, source) =
+        MasterKey::load(env_key.as_deref(), env_file.as_deref(), &settings.data_dir)?;
     if let MasterKeySource::DevFile(path) = &source {
         tracing::warn!(
             path = %path.display(),
@@ -32,7 +40,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "GATEHOUSE_ADMIN_KEY={}", key.reveal())?;
         out.flush()?;
-        tracing::info!("created the bootstrap admin key; it was printed on stdout and will not be shown again");
+        tracing::info!(
+            "created the bootstrap admin key; it was printed on stdout and will not be shown again"
+        );
     }
     shutdown_signal().await;
     tracing::info!("shutting down");
@@ -43,7 +53,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .with_context(|| format!("log.level: {:?} is not a valid filter", settings.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match settings.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

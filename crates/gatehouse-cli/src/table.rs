@@ -9,7 +9,10 @@ pub fn print(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let text: Vec<String> = cells.zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let text: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", text.join("  ").trim_end());
     };
     line(&mut header.iter().copied());

@@ -38,19 +38,36 @@ pub struct RunningServer {
 }
 
 /// Opens everything and starts serving on `settings.listen`.
-pub async fn start(settings: Settings, clock: Arc<dyn Clock>, master_key: &MasterKey) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+pub async fn start(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    master_key: &MasterKey,
+) -> anyhow::Result<RunningServer> {
+    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+        format!(
+            "cannot create data directory {}",
+            settings.data_dir.display()
+        )
+    })?;
     let sqlite = SqliteStore::open(&settings.database_path)
         .await
-        .with_context(|| format!("cannot open the store at {}", settings.database_path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open the store at {}",
+                settings.database_path.display()
+            )
+        })?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     check_master_key(store.as_ref(), master_key).await?;
 
-    let bootstrapped = bootstrap::admin_key_if_new(store.as_ref(), &settings.default_key_prefix, clock.now()).await?;
+    let bootstrapped =
+        bootstrap::admin_key_if_new(store.as_ref(), &settings.default_key_prefix, clock.now())
+            .await?;
     let keys = KeyIndex::new(store.all_keys().await?);
     let metrics = Arc::new(Metrics::default());
-    metrics.keys_loaded.store(keys.len() as u64, Ordering::Relaxed);
+    metrics
+        .keys_loaded
+        .store(keys.len() as u64, Ordering::Relaxed);
     let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
 
     let mut boot = [0u8; 6];
@@ -86,10 +103,25 @@ pub async fn start(settings: Settings, clock: Arc<dyn Clock>, master_key: &Maste
             })
             .await
     });
-    let mut background = vec![audit_task, tokio::spawn(flush_usage_forever(Arc::clone(&state)))];
-    background.extend(audit_log::spawn_retention(store, clock, state.settings.audit_retention_days));
+    let mut background = vec![
+        audit_task,
+        tokio::spawn(flush_usage_forever(Arc::clone(&state))),
+    ];
+    background.extend(audit_log::spawn_retention(
+        store,
+        clock,
+        state.settings.audit_retention_days,
+    ));
     tracing::info!(%addr, keys = state.keys.len(), "gatehouse is listening");
-    Ok(RunningServer { addr, admin_key, state, sqlite, stop, serving, background })
+    Ok(RunningServer {
+        addr,
+        admin_key,
+        state,
+        sqlite,
+        stop,
+        serving,
+        background,
+    })
 }
 
 impl RunningServer {
@@ -112,7 +144,10 @@ impl RunningServer {
     /// and audit events and closes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.serving.await.context("server task failed")?.context("server failed")?;
+        self.serving
+            .await
+            .context("server task failed")?
+            .context("server failed")?;
         flush_usage(&self.state).await;
         self.state.audit.flush().await;
         for task in &self.background {

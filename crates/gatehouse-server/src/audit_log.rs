@@ -45,7 +45,10 @@ impl std::fmt::Debug for Message {
 
 impl AuditLog {
     /// Starts the writer, continuing the chain from the store's newest event.
-    pub async fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, JoinHandle<()>), StoreError> {
         let chain = head(store.as_ref()).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(write_loop(store, metrics, chain, rx));
@@ -54,7 +57,12 @@ impl AuditLog {
 
     /// Queues an event. Waits only when the queue is full (the store is behind).
     pub async fn record(&self, event: EventBody) {
-        if self.queue.send(Message::Event(Box::new(event))).await.is_err() {
+        if self
+            .queue
+            .send(Message::Event(Box::new(event)))
+            .await
+            .is_err()
+        {
             tracing::error!("audit writer has stopped; event not recorded");
         }
     }
@@ -75,7 +83,12 @@ async fn head(store: &dyn Store) -> Result<Chain, StoreError> {
     })
 }
 
-async fn write_loop(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut chain: Chain, mut rx: mpsc::Receiver<Message>) {
+async fn write_loop(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    mut chain: Chain,
+    mut rx: mpsc::Receiver<Message>,
+) {
     let mut batch: Vec<EventBody> = Vec::new();
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -85,7 +98,11 @@ async fn write_loop(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut chain: Cha
                 Message::Event(e) => batch.push(*e),
                 Message::Flush(done) => waiting.push(done),
             }
-            next = if batch.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            next = if batch.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
         }
         if !batch.is_empty() {
             chain = commit(store.as_ref(), &metrics, chain, &batch).await;
@@ -98,14 +115,21 @@ async fn write_loop(store: Arc<dyn Store>, metrics: Arc<Metrics>, mut chain: Cha
 }
 
 /// Links and writes `batch`, retrying until the store takes it; returns the new head.
-async fn commit(store: &dyn Store, metrics: &Metrics, mut chain: Chain, batch: &[EventBody]) -> Chain {
+async fn commit(
+    store: &dyn Store,
+    metrics: &Metrics,
+    mut chain: Chain,
+    batch: &[EventBody],
+) -> Chain {
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut linked = chain;
         let events: Vec<_> = batch.iter().map(|b| linked.append(b.clone())).collect();
         match store.append_audit(&events).await {
             Ok(()) => {
-                metrics.audit_events_written.fetch_add(events.len() as u64, Ordering::Relaxed);
+                metrics
+                    .audit_events_written
+                    .fetch_add(events.len() as u64, Ordering::Relaxed);
                 return linked;
             }
             Err(e) => {
@@ -123,7 +147,11 @@ async fn commit(store: &dyn Store, metrics: &Metrics, mut chain: Chain, batch: &
 }
 
 /// Deletes events older than `retention_days` once an hour, if retention is set.
-pub fn spawn_retention(store: Arc<dyn Store>, clock: Arc<dyn crate::clock::Clock>, retention_days: u32) -> Option<JoinHandle<()>> {
+pub fn spawn_retention(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn crate::clock::Clock>,
+    retention_days: u32,
+) -> Option<JoinHandle<()>> {
     if retention_days == 0 {
         return None;
     }
@@ -131,9 +159,13 @@ pub fn spawn_retention(store: Arc<dyn Store>, clock: Arc<dyn crate::clock::Clock
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let cutoff = UnixTime::from_millis(clock.now().as_millis() - i64::from(retention_days) * 86_400_000);
+            let cutoff = UnixTime::from_millis(
+                clock.now().as_millis() - i64::from(retention_days) * 86_400_000,
+            );
             match store.prune_audit(cutoff).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "audit retention: deleted old events"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(deleted = n, "audit retention: deleted old events")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "audit retention failed"),
             }

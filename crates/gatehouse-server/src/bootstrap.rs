@@ -11,7 +11,11 @@ const BOOTSTRAPPED: &str = "bootstrapped_at";
 
 /// Creates the admin key if this store has never been bootstrapped, and returns it.
 /// The caller prints it once; only its digest is stored.
-pub async fn admin_key_if_new(store: &dyn Store, prefix: &Prefix, now: UnixTime) -> anyhow::Result<Option<(ApiKey, KeyRecord)>> {
+pub async fn admin_key_if_new(
+    store: &dyn Store,
+    prefix: &Prefix,
+    now: UnixTime,
+) -> anyhow::Result<Option<(ApiKey, KeyRecord)>> {
     if store.meta(BOOTSTRAPPED).await?.is_some() {
         return Ok(None);
     }
@@ -38,7 +42,10 @@ pub async fn admin_key_if_new(store: &dyn Store, prefix: &Prefix, now: UnixTime)
     // The key is stored before the flag: a crash in between leaves an unused key and a
     // retry on next start, never a bootstrapped store without an admin key.
     store.insert_key(&record).await?;
-    if !store.set_meta_if_absent(BOOTSTRAPPED, &now.as_millis().to_string()).await? {
+    if !store
+        .set_meta_if_absent(BOOTSTRAPPED, &now.as_millis().to_string())
+        .await?
+    {
         store.delete_key(&record.id).await?;
         return Ok(None);
     }

@@ -116,7 +116,10 @@ pub enum ConfigError {
 }
 
 fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Key { key: key.to_owned(), message: message.into() }
+    ConfigError::Key {
+        key: key.to_owned(),
+        message: message.into(),
+    }
 }
 
 /// Flag overrides, applied last.
@@ -142,10 +145,20 @@ impl Settings {
         };
         apply_env(&mut table, env);
         if let Some(listen) = &overrides.listen {
-            set(&mut table, "server", "listen", toml::Value::String(listen.clone()));
+            set(
+                &mut table,
+                "server",
+                "listen",
+                toml::Value::String(listen.clone()),
+            );
         }
         if let Some(dir) = &overrides.data_dir {
-            set(&mut table, "storage", "data_dir", toml::Value::String(dir.display().to_string()));
+            set(
+                &mut table,
+                "storage",
+                "data_dir",
+                toml::Value::String(dir.display().to_string()),
+            );
         }
         Self::from_table(table)
     }
@@ -156,33 +169,57 @@ impl Settings {
     }
 
     fn from_table(table: toml::Table) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." { String::from("(top level)") } else { path };
-            key_error(&key, e.into_inner().to_string())
-        })?;
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let key = if path == "." {
+                    String::from("(top level)")
+                } else {
+                    path
+                };
+                key_error(&key, e.into_inner().to_string())
+            })?;
         Self::validate(raw)
     }
 
     fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
         match raw.version {
             None | Some(1) => {}
-            Some(v) => return Err(key_error("version", format!("unsupported version {v}; this build reads 1"))),
+            Some(v) => {
+                return Err(key_error(
+                    "version",
+                    format!("unsupported version {v}; this build reads 1"),
+                ));
+            }
         }
-        let listen_text = raw.server.listen.unwrap_or_else(|| String::from("127.0.0.1:4000"));
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| key_error("server.listen", format!("{listen_text:?} is not an address like 127.0.0.1:4000")))?;
+        let listen_text = raw
+            .server
+            .listen
+            .unwrap_or_else(|| String::from("127.0.0.1:4000"));
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            key_error(
+                "server.listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:4000"),
+            )
+        })?;
         let public_url = match raw.server.public_url {
             Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace) {
-                    return Err(key_error("server.public_url", "must be an http:// or https:// URL"));
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace)
+                {
+                    return Err(key_error(
+                        "server.public_url",
+                        "must be an http:// or https:// URL",
+                    ));
                 }
                 url.trim_end_matches('/').to_owned()
             }
             None => format!("http://{listen}"),
         };
-        let data_dir = raw.storage.data_dir.unwrap_or_else(|| PathBuf::from("gatehouse-data"));
+        let data_dir = raw
+            .storage
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("gatehouse-data"));
         let database_path = match raw.storage.url {
             None => data_dir.join("gatehouse.db"),
             Some(url) => match url.strip_prefix("sqlite://") {
@@ -203,7 +240,12 @@ impl Settings {
         let log_format = match raw.log.format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(key_error("log.format", format!("{other:?} is not \"text\" or \"json\""))),
+            Some(other) => {
+                return Err(key_error(
+                    "log.format",
+                    format!("{other:?} is not \"text\" or \"json\""),
+                ));
+            }
         };
         Ok(Self {
             listen,
@@ -219,17 +261,33 @@ impl Settings {
 }
 
 fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
 }
 
 /// Applies `GATEHOUSE_<SECTION>__<KEY>=value`. Variables without `__`
 /// (`GATEHOUSE_MASTER_KEY`, `GATEHOUSE_URL`, …) are not configuration keys.
 fn apply_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) {
     for (name, value) in env {
-        let Some(rest) = name.strip_prefix("GATEHOUSE_") else { continue };
-        let Some((section, key)) = rest.split_once("__") else { continue };
-        set(table, &section.to_ascii_lowercase(), &key.to_ascii_lowercase(), env_value(&value));
+        let Some(rest) = name.strip_prefix("GATEHOUSE_") else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        set(
+            table,
+            &section.to_ascii_lowercase(),
+            &key.to_ascii_lowercase(),
+            env_value(&value),
+        );
     }
 }
 
@@ -246,7 +304,9 @@ fn env_value(value: &str) -> toml::Value {
 }
 
 fn set(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
-    let entry = table.entry(section.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let entry = table
+        .entry(section.to_owned())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     if let toml::Value::Table(t) = entry {
         t.insert(key.to_owned(), value);
     } else {
@@ -277,7 +337,10 @@ mod tests {
         let s = Settings::load(None, [], &Overrides::default()).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:4000");
         assert_eq!(s.public_url, "http://127.0.0.1:4000");
-        assert_eq!(s.database_path, PathBuf::from("gatehouse-data/gatehouse.db"));
+        assert_eq!(
+            s.database_path,
+            PathBuf::from("gatehouse-data/gatehouse.db")
+        );
     }
 
     #[test]
@@ -290,20 +353,36 @@ mod tests {
 
     #[test]
     fn environment_overrides_file_and_flags_override_environment() {
-        let toml = "version = 1\n[server]\nlisten = \"127.0.0.1:1000\"\n[audit]\nretention_days = 5\n";
-        let s = load_str(toml, &[("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:2000"), ("GATEHOUSE_AUDIT__RETENTION_DAYS", "9")])
-            .unwrap();
+        let toml =
+            "version = 1\n[server]\nlisten = \"127.0.0.1:1000\"\n[audit]\nretention_days = 5\n";
+        let s = load_str(
+            toml,
+            &[
+                ("GATEHOUSE_SERVER__LISTEN", "127.0.0.1:2000"),
+                ("GATEHOUSE_AUDIT__RETENTION_DAYS", "9"),
+            ],
+        )
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:2000");
         assert_eq!(s.audit_retention_days, 9);
-        let overrides = Overrides { listen: Some("127.0.0.1:3000".into()), data_dir: None };
-        let env = [("GATEHOUSE_SERVER__LISTEN".to_owned(), "127.0.0.1:2000".to_owned())];
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:3000".into()),
+            data_dir: None,
+        };
+        let env = [(
+            "GATEHOUSE_SERVER__LISTEN".to_owned(),
+            "127.0.0.1:2000".to_owned(),
+        )];
         let s = Settings::load(None, env, &overrides).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
     }
 
     #[test]
     fn non_config_gatehouse_variables_are_ignored() {
-        let s = load_str("version = 1\n", &[("GATEHOUSE_MASTER_KEY", "x"), ("GATEHOUSE_ADMIN_KEY", "y")]);
+        let s = load_str(
+            "version = 1\n",
+            &[("GATEHOUSE_MASTER_KEY", "x"), ("GATEHOUSE_ADMIN_KEY", "y")],
+        );
         assert!(s.is_ok());
     }
 
@@ -315,10 +394,30 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        assert!(load_str("[server]\nlisten = \"nope\"\n", &[]).unwrap_err().to_string().starts_with("server.listen"));
-        assert!(load_str("version = 2\n", &[]).unwrap_err().to_string().starts_with("version"));
-        assert!(load_str("[keys]\ndefault_prefix = \"Bad\"\n", &[]).unwrap_err().to_string().starts_with("keys.default_prefix"));
-        assert!(load_str("[audit]\nretention_days = \"x\"\n", &[]).unwrap_err().to_string().starts_with("audit.retention_days"));
+        assert!(
+            load_str("[server]\nlisten = \"nope\"\n", &[])
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.listen")
+        );
+        assert!(
+            load_str("version = 2\n", &[])
+                .unwrap_err()
+                .to_string()
+                .starts_with("version")
+        );
+        assert!(
+            load_str("[keys]\ndefault_prefix = \"Bad\"\n", &[])
+                .unwrap_err()
+                .to_string()
+                .starts_with("keys.default_prefix")
+        );
+        assert!(
+            load_str("[audit]\nretention_days = \"x\"\n", &[])
+                .unwrap_err()
+                .to_string()
+                .starts_with("audit.retention_days")
+        );
     }
 
     #[test]

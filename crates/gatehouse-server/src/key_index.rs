@@ -75,8 +75,15 @@ impl KeyIndex {
 
     /// Verifies `key` for `required` scopes at `now`, consuming usage if allowed.
     pub fn verify(&self, key: &ApiKey, required: &[Scope], now: UnixTime) -> Lookup {
-        let Some(entry) = self.by_digest.get(&key.digest()).map(|e| Arc::clone(e.value())) else {
-            return Lookup { record: None, decision: Err(Denial::NotFound) };
+        let Some(entry) = self
+            .by_digest
+            .get(&key.digest())
+            .map(|e| Arc::clone(e.value()))
+        else {
+            return Lookup {
+                record: None,
+                decision: Err(Denial::NotFound),
+            };
         };
         let record = Arc::clone(&entry.record.read());
         let decision = {
@@ -86,7 +93,10 @@ impl KeyIndex {
         if decision.is_ok() && !entry.dirty.swap(true, Ordering::AcqRel) {
             self.dirty.lock().push(Arc::clone(&entry));
         }
-        Lookup { record: Some(record), decision }
+        Lookup {
+            record: Some(record),
+            decision,
+        }
     }
 
     /// Adds or replaces a key. With `reset_usage`, the record's `remaining` and
@@ -104,7 +114,11 @@ impl KeyIndex {
             return;
         }
         let usage = KeyUsage::from_record(&record);
-        let entry = KeyEntry { record: RwLock::new(Arc::new(record)), usage: Mutex::new(usage), dirty: AtomicBool::new(false) };
+        let entry = KeyEntry {
+            record: RwLock::new(Arc::new(record)),
+            usage: Mutex::new(usage),
+            dirty: AtomicBool::new(false),
+        };
         self.by_digest.insert(digest, Arc::new(entry));
     }
 

@@ -30,7 +30,9 @@ pub enum MasterKeySource {
 #[derive(Debug, thiserror::Error)]
 pub enum MasterKeyError {
     /// The value is not 64 hex digits.
-    #[error("{0}: the master key must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`")]
+    #[error(
+        "{0}: the master key must be 64 hex digits (32 bytes), e.g. from `openssl rand -hex 32`"
+    )]
     Malformed(String),
     /// The key file could not be read or written.
     #[error("master key file {path}: {source}")]
@@ -50,7 +52,9 @@ impl MasterKey {
     pub fn from_hex(text: &str, origin: &str) -> Result<Self, MasterKeyError> {
         let text = text.trim();
         let bytes = hex::decode(text).map_err(|_| MasterKeyError::Malformed(origin.to_owned()))?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| MasterKeyError::Malformed(origin.to_owned()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| MasterKeyError::Malformed(origin.to_owned()))?;
         Ok(Self(Secret::new(key)))
     }
 
@@ -61,19 +65,30 @@ impl MasterKey {
         data_dir: &Path,
     ) -> Result<(Self, MasterKeySource), MasterKeyError> {
         if let Some(text) = env_key {
-            return Ok((Self::from_hex(text, "GATEHOUSE_MASTER_KEY")?, MasterKeySource::Environment));
+            return Ok((
+                Self::from_hex(text, "GATEHOUSE_MASTER_KEY")?,
+                MasterKeySource::Environment,
+            ));
         }
         if let Some(path) = env_file {
             let text = read(path)?;
-            return Ok((Self::from_hex(&text, &path.display().to_string())?, MasterKeySource::File(path.to_owned())));
+            return Ok((
+                Self::from_hex(&text, &path.display().to_string())?,
+                MasterKeySource::File(path.to_owned()),
+            ));
         }
         let path = data_dir.join("master.key");
         if path.exists() {
             let text = read(&path)?;
-            return Ok((Self::from_hex(&text, &path.display().to_string())?, MasterKeySource::DevFile(path)));
+            return Ok((
+                Self::from_hex(&text, &path.display().to_string())?,
+                MasterKeySource::DevFile(path),
+            ));
         }
         let mut key = [0u8; 32];
-        crate::entropy::OsEntropy.fill(&mut key).map_err(|_| MasterKeyError::NoEntropy)?;
+        crate::entropy::OsEntropy
+            .fill(&mut key)
+            .map_err(|_| MasterKeyError::NoEntropy)?;
         let master = Self(Secret::new(key));
         key.fill(0);
         write_private(&path, &hex::encode(master.0.expose()))?;
@@ -90,12 +105,18 @@ impl MasterKey {
 }
 
 fn read(path: &Path) -> Result<String, MasterKeyError> {
-    std::fs::read_to_string(path).map_err(|source| MasterKeyError::Io { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| MasterKeyError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Creates `path` with mode 0600 and writes `text`; never overwrites.
 fn write_private(path: &Path, text: &str) -> Result<(), MasterKeyError> {
-    let io = |source| MasterKeyError::Io { path: path.to_owned(), source };
+    let io = |source| MasterKeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -119,7 +140,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let (second, _) = MasterKey::load(None, None, dir.path()).unwrap();
         assert_eq!(first.check_value(), second.check_value());

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Verification codes, in the order of [`Metrics::verifications`].
+/// Verification codes, in the order their counters are kept.
 pub const CODES: [&str; 8] = [
     "VALID",
     "NOT_FOUND",
@@ -46,23 +46,52 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
-        out.push_str("# HELP gatehouse_key_verifications_total API key verifications by result code.\n");
+        out.push_str(
+            "# HELP gatehouse_key_verifications_total API key verifications by result code.\n",
+        );
         out.push_str("# TYPE gatehouse_key_verifications_total counter\n");
         for (code, n) in CODES.iter().zip(&self.verifications) {
-            let _ = writeln!(out, "gatehouse_key_verifications_total{{code=\"{code}\"}} {}", n.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "gatehouse_key_verifications_total{{code=\"{code}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
         }
         out.push_str("# HELP gatehouse_http_responses_total HTTP responses by status class.\n");
         out.push_str("# TYPE gatehouse_http_responses_total counter\n");
         for (class, n) in self.responses.iter().enumerate().skip(1) {
-            let _ = writeln!(out, "gatehouse_http_responses_total{{class=\"{class}xx\"}} {}", n.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "gatehouse_http_responses_total{{class=\"{class}xx\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
         }
         let gauges = [
-            ("gatehouse_audit_events_written_total", "counter", "Audit events committed.", &self.audit_events_written),
-            ("gatehouse_audit_write_failures_total", "counter", "Failed audit writes (retried).", &self.audit_write_failures),
-            ("gatehouse_keys_loaded", "gauge", "API keys in the in-memory index.", &self.keys_loaded),
+            (
+                "gatehouse_audit_events_written_total",
+                "counter",
+                "Audit events committed.",
+                &self.audit_events_written,
+            ),
+            (
+                "gatehouse_audit_write_failures_total",
+                "counter",
+                "Failed audit writes (retried).",
+                &self.audit_write_failures,
+            ),
+            (
+                "gatehouse_keys_loaded",
+                "gauge",
+                "API keys in the in-memory index.",
+                &self.keys_loaded,
+            ),
         ];
         for (name, kind, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         out
     }

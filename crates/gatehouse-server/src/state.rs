@@ -33,7 +33,10 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("listen", &self.settings.listen).field("keys", &self.keys.len()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("listen", &self.settings.listen)
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,7 +51,10 @@ pub struct RequestIds {
 impl RequestIds {
     /// A source seeded with `boot`, a random string fixed for the process.
     pub fn new(boot: String) -> Self {
-        Self { boot, counter: AtomicU64::new(0) }
+        Self {
+            boot,
+            counter: AtomicU64::new(0),
+        }
     }
 
     /// The next id.
@@ -73,7 +79,13 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// An audit event for this request.
-    pub fn event(&self, now: gatehouse_core::UnixTime, action: &str, outcome: Outcome, status: u16) -> EventBody {
+    pub fn event(
+        &self,
+        now: gatehouse_core::UnixTime,
+        action: &str,
+        outcome: Outcome,
+        status: u16,
+    ) -> EventBody {
         EventBody {
             time: now,
             request_id: self.request_id.clone(),

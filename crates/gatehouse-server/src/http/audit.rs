@@ -50,24 +50,40 @@ pub struct AuditFilter {
 /// request answered before this one is included.
 #[utoipa::path(get, path = "/admin/v1/audit", tag = "audit", params(AuditFilter),
     responses((status = 200, body = Page<Event>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn list(State(state): State<Arc<AppState>>, caller: Caller, ApiQuery(f): ApiQuery<AuditFilter>) -> Result<Json<Page<Event>>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(f): ApiQuery<AuditFilter>,
+) -> Result<Json<Page<Event>>, ApiError> {
     caller.authorize(&state, AUDIT_READ, "audit.read").await?;
     let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
     }
     let order = match f.order.as_deref() {
         None | Some("desc") => Order::Descending,
         Some("asc") => Order::Ascending,
-        Some(_) => return Err(ApiError::bad_request("invalid_query", "order is `asc` or `desc`")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "order is `asc` or `desc`",
+            ));
+        }
     };
     let outcome = match f.outcome.as_deref() {
         None => None,
-        Some(s) => Some(Outcome::parse(s).ok_or_else(|| ApiError::bad_request("invalid_query", "outcome is `allowed` or `denied`"))?),
+        Some(s) => Some(Outcome::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_query", "outcome is `allowed` or `denied`")
+        })?),
     };
     let after_seq = match f.cursor.as_deref() {
         None => None,
-        Some(c) => Some(c.parse::<u64>().map_err(|_| ApiError::bad_request("invalid_query", "cursor is not one this API issued"))?),
+        Some(c) => Some(c.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("invalid_query", "cursor is not one this API issued")
+        })?),
     };
     let query = AuditQuery {
         principal: f.principal,
@@ -83,7 +99,14 @@ pub async fn list(State(state): State<Arc<AppState>>, caller: Caller, ApiQuery(f
     // Read-your-writes: what was answered before this request is in the trail.
     state.audit.flush().await;
     let events = state.store.query_audit(&query).await?;
-    let next_cursor = (events.len() == limit as usize).then(|| events.last().map(|e| e.seq.to_string())).flatten();
-    caller.allowed(&state, "audit.read", None, StatusCode::OK).await;
-    Ok(Json(Page { items: events.iter().map(Event::from).collect(), next_cursor }))
+    let next_cursor = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.seq.to_string()))
+        .flatten();
+    caller
+        .allowed(&state, "audit.read", None, StatusCode::OK)
+        .await;
+    Ok(Json(Page {
+        items: events.iter().map(Event::from).collect(),
+        next_cursor,
+    }))
 }

@@ -95,7 +95,10 @@ impl From<gatehouse_core::EntropyUnavailable> for ApiError {
 impl ApiError {
     /// A 400 with `code` and `detail`.
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::BadRequest { code, detail: detail.into() }
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -109,41 +112,77 @@ impl IntoResponse for ApiError {
                 AuthFailure::Denied(Denial::RateLimited(state)) => {
                     let retry = state.retry_after_ms.unwrap_or(0).div_ceil(1000).max(1);
                     insert(&mut headers, "retry-after", &retry.to_string());
-                    insert(&mut headers, "ratelimit", &format!("limit={}, remaining=0, reset={retry}", state.limit));
-                    (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "this API key is over its rate limit".into())
+                    insert(
+                        &mut headers,
+                        "ratelimit",
+                        &format!("limit={}, remaining=0, reset={retry}", state.limit),
+                    );
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limited",
+                        "this API key is over its rate limit".into(),
+                    )
                 }
                 AuthFailure::Missing | AuthFailure::WrongScheme => {
                     insert(&mut headers, "www-authenticate", BEARER);
-                    let detail = "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`";
-                    (StatusCode::UNAUTHORIZED, "missing_credential", detail.into())
+                    let detail =
+                        "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`";
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "missing_credential",
+                        detail.into(),
+                    )
                 }
                 other => {
                     let detail = match other {
-                        AuthFailure::Ambiguous => "send the API key in one header, not both".to_owned(),
+                        AuthFailure::Ambiguous => {
+                            "send the API key in one header, not both".to_owned()
+                        }
                         AuthFailure::Malformed(e) => format!("the API key is malformed: {e}"),
-                        AuthFailure::Denied(d) => format!("the API key is not valid ({})", d.code()),
+                        AuthFailure::Denied(d) => {
+                            format!("the API key is not valid ({})", d.code())
+                        }
                         AuthFailure::Missing | AuthFailure::WrongScheme => String::new(),
                     };
-                    insert(&mut headers, "www-authenticate", &format!("{BEARER}, error=\"invalid_token\""));
+                    insert(
+                        &mut headers,
+                        "www-authenticate",
+                        &format!("{BEARER}, error=\"invalid_token\""),
+                    );
                     (StatusCode::UNAUTHORIZED, "invalid_credential", detail)
                 }
             },
             Self::Forbidden(f) => {
-                let challenge = format!("{BEARER}, error=\"insufficient_scope\", scope=\"{}\"", f.needed);
+                let challenge = format!(
+                    "{BEARER}, error=\"insufficient_scope\", scope=\"{}\"",
+                    f.needed
+                );
                 insert(&mut headers, "www-authenticate", &challenge);
                 (StatusCode::FORBIDDEN, "insufficient_scope", f.to_string())
             }
             Self::Escalation(e) => (StatusCode::FORBIDDEN, "scope_escalation", e.to_string()),
-            Self::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("no such {what}")),
-            Self::NoRoute => (StatusCode::NOT_FOUND, "no_route", "no endpoint at this path".into()),
-            Self::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method".into())
-            }
+            Self::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no such {what}"),
+            ),
+            Self::NoRoute => (
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "no endpoint at this path".into(),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take this method".into(),
+            ),
             Self::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, code, detail),
             Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail),
-            Self::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is over 64 KiB".into())
-            }
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is over 64 KiB".into(),
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -157,16 +196,26 @@ impl IntoResponse for ApiError {
             Self::Store(e) => {
                 tracing::error!(error = %e, "store error");
                 match e {
-                    StoreError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into()),
-                    StoreError::Conflict(_) => {
-                        (StatusCode::CONFLICT, "conflict", "the resource changed or exists already; retry".into())
-                    }
-                    StoreError::Unavailable(_) => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the store is unavailable; retry".into())
-                    }
-                    StoreError::Corrupt(_) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt", "stored data could not be read".into())
-                    }
+                    StoreError::NotFound => (
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        "no such resource".into(),
+                    ),
+                    StoreError::Conflict(_) => (
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        "the resource changed or exists already; retry".into(),
+                    ),
+                    StoreError::Unavailable(_) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_unavailable",
+                        "the store is unavailable; retry".into(),
+                    ),
+                    StoreError::Corrupt(_) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "store_corrupt",
+                        "stored data could not be read".into(),
+                    ),
                 }
             }
             Self::EntropyUnavailable => (
@@ -189,7 +238,10 @@ pub fn problem(status: StatusCode, code: &str, detail: String, mut headers: Head
         code: code.to_owned(),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(gatehouse_api::problem::CONTENT_TYPE));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(gatehouse_api::problem::CONTENT_TYPE),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     (status, headers, json).into_response()
 }

@@ -29,7 +29,10 @@ impl RequestContext {
         }
         Self {
             request_id: state.request_ids.next(),
-            client_ip: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+            client_ip: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
             method: parts.method.to_string(),
             path: parts.uri.path().to_owned(),
         }
@@ -39,7 +42,10 @@ impl RequestContext {
 impl FromRequestParts<Arc<AppState>> for RequestContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         Ok(Self::of(parts, state))
     }
 }
@@ -56,17 +62,28 @@ pub struct Caller {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let ctx = RequestContext::of(parts, state);
         match authenticate(&parts.headers, state) {
             Ok(who) => Ok(Self { who, ctx }),
             Err((failure, record)) => {
-                let status = if matches!(failure, AuthFailure::Denied(gatehouse_core::api_key::Denial::RateLimited(_))) {
+                let status = if matches!(
+                    failure,
+                    AuthFailure::Denied(gatehouse_core::api_key::Denial::RateLimited(_))
+                ) {
                     StatusCode::TOO_MANY_REQUESTS
                 } else {
                     StatusCode::UNAUTHORIZED
                 };
-                let mut event = ctx.event(state.clock.now(), "api.authenticate", Outcome::Denied, status.as_u16());
+                let mut event = ctx.event(
+                    state.clock.now(),
+                    "api.authenticate",
+                    Outcome::Denied,
+                    status.as_u16(),
+                );
                 event.reason = Some(failure.reason().to_owned());
                 event.auth_method = Some(String::from("api_key"));
                 if let Some(record) = record {
@@ -86,7 +103,10 @@ fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Authenticated, 
     let presented = presented_key(headers).map_err(|f| (f, None))?;
     let key = ApiKey::parse(presented).map_err(|e| (AuthFailure::Malformed(e), None))?;
     let lookup = state.keys.verify(&key, &[], state.clock.now());
-    lookup.decision.map(|v| v.who).map_err(|d| (AuthFailure::Denied(d), lookup.record))
+    lookup
+        .decision
+        .map(|v| v.who)
+        .map_err(|d| (AuthFailure::Denied(d), lookup.record))
 }
 
 /// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them.
@@ -104,7 +124,14 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     };
     let api_key = match headers.get(API_KEY_HEADER) {
         None => None,
-        Some(value) => Some(value.to_str().map_err(|_| AuthFailure::Malformed(gatehouse_core::api_key::ApiKeyError::BadAlphabet))?.trim()),
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| {
+                    AuthFailure::Malformed(gatehouse_core::api_key::ApiKeyError::BadAlphabet)
+                })?
+                .trim(),
+        ),
     };
     match (bearer, api_key) {
         (Some(_), Some(_)) => Err(AuthFailure::Ambiguous),
@@ -115,8 +142,16 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
 
 impl Caller {
     /// An audit event for this caller.
-    pub fn event(&self, state: &AppState, action: &str, outcome: Outcome, status: StatusCode) -> EventBody {
-        let mut event = self.ctx.event(state.clock.now(), action, outcome, status.as_u16());
+    pub fn event(
+        &self,
+        state: &AppState,
+        action: &str,
+        outcome: Outcome,
+        status: StatusCode,
+    ) -> EventBody {
+        let mut event = self
+            .ctx
+            .event(state.clock.now(), action, outcome, status.as_u16());
         event.principal = Some(self.who.principal().to_owned());
         event.credential_id = Some(self.who.credential_id().to_owned());
         event.auth_method = Some(self.who.method().as_str().to_owned());
@@ -124,14 +159,26 @@ impl Caller {
     }
 
     /// Records that `action` on `target` succeeded with `status`.
-    pub async fn allowed(&self, state: &AppState, action: &str, target: Option<&str>, status: StatusCode) {
+    pub async fn allowed(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+        status: StatusCode,
+    ) {
         let mut event = self.event(state, action, Outcome::Allowed, status);
         event.target = target.map(str::to_owned);
         state.audit.record(event).await;
     }
 
     /// Records that `action` on `target` was refused, and returns the refusal.
-    pub async fn refused(&self, state: &AppState, action: &str, target: Option<&str>, error: ApiError) -> ApiError {
+    pub async fn refused(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+        error: ApiError,
+    ) -> ApiError {
         let (status, reason) = match &error {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             ApiError::Escalation(_) => (StatusCode::FORBIDDEN, "scope_escalation"),
@@ -145,10 +192,17 @@ impl Caller {
     }
 
     /// Requires `scope` for `action`; a refusal is audited.
-    pub async fn authorize(&self, state: &AppState, scope: &str, action: &str) -> Result<(), ApiError> {
+    pub async fn authorize(
+        &self,
+        state: &AppState,
+        scope: &str,
+        action: &str,
+    ) -> Result<(), ApiError> {
         match policy::authorize(&self.who, scope) {
             Ok(_) => Ok(()),
-            Err(forbidden) => Err(self.refused(state, action, None, ApiError::Forbidden(forbidden)).await),
+            Err(forbidden) => Err(self
+                .refused(state, action, None, ApiError::Forbidden(forbidden))
+                .await),
         }
     }
 }
@@ -171,10 +225,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// Maps axum's JSON rejection to a problem, without echoing submitted values.
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_field", redact(&e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", redact(&e.body_text())),
+        JsonRejection::JsonDataError(e) => {
+            ApiError::bad_request("invalid_field", redact(&e.body_text()))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            ApiError::bad_request("malformed_json", redact(&e.body_text()))
+        }
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge
+        }
         other => ApiError::bad_request("unreadable_body", redact(&other.body_text())),
     }
 }
@@ -223,6 +283,9 @@ mod tests {
     #[test]
     fn quoted_input_is_not_echoed() {
         let msg = r#"scopes: invalid type: string "gk_secret", expected a sequence"#;
-        assert_eq!(redact(msg), r#"scopes: invalid type: string "…", expected a sequence"#);
+        assert_eq!(
+            redact(msg),
+            r#"scopes: invalid type: string "…", expected a sequence"#
+        );
     }
 }

@@ -36,17 +36,25 @@ pub struct ListKeys {
 /// response, this once.
 #[utoipa::path(post, path = "/admin/v1/keys", tag = "keys", request_body = CreateKey,
     responses((status = 201, body = CreatedKey), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn create(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(req): ApiJson<CreateKey>) -> Result<Response, ApiError> {
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateKey>,
+) -> Result<Response, ApiError> {
     const ACTION: &str = "key.create";
     caller.authorize(&state, KEYS, ACTION).await?;
     let now = state.clock.now();
     let prefix = match &req.prefix {
-        Some(p) => Prefix::parse(p).map_err(|e| ApiError::bad_request("invalid_prefix", e.to_string()))?,
+        Some(p) => {
+            Prefix::parse(p).map_err(|e| ApiError::bad_request("invalid_prefix", e.to_string()))?
+        }
         None => state.settings.default_key_prefix.clone(),
     };
     let scopes = parse_scopes(&req.scopes)?;
     if let Err(e) = policy::may_mint(caller.who.scopes(), &scopes) {
-        return Err(caller.refused(&state, ACTION, None, ApiError::Escalation(e)).await);
+        return Err(caller
+            .refused(&state, ACTION, None, ApiError::Escalation(e))
+            .await);
     }
     let name = checked_name(&req.name)?;
     let subject = match &req.subject {
@@ -80,34 +88,56 @@ pub async fn create(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(
         state.store.insert_key(&record).await?;
         state.keys.upsert(record.clone(), true);
     }
-    caller.allowed(&state, ACTION, Some(&record.id), StatusCode::CREATED).await;
-    let body = CreatedKey { info: Key::from_record(&record, record.remaining, None), key: key.reveal().to_owned() };
+    caller
+        .allowed(&state, ACTION, Some(&record.id), StatusCode::CREATED)
+        .await;
+    let body = CreatedKey {
+        info: Key::from_record(&record, record.remaining, None),
+        key: key.reveal().to_owned(),
+    };
     Ok(created(&record.id, Json(body)))
 }
 
 /// `GET /admin/v1/keys` — list keys by id, oldest first (`gatehouse:keys`).
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", params(ListKeys),
     responses((status = 200, body = Page<Key>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn list(State(state): State<Arc<AppState>>, caller: Caller, ApiQuery(q): ApiQuery<ListKeys>) -> Result<Json<Page<Key>>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListKeys>,
+) -> Result<Json<Page<Key>>, ApiError> {
     caller.authorize(&state, KEYS, "key.list").await?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", format!("limit must be 1 to {MAX_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be 1 to {MAX_LIMIT}"),
+        ));
     }
     let records = state.store.list_keys(q.cursor.as_deref(), limit).await?;
-    let next_cursor = (records.len() == limit as usize).then(|| records.last().map(|r| r.id.clone())).flatten();
+    let next_cursor = (records.len() == limit as usize)
+        .then(|| records.last().map(|r| r.id.clone()))
+        .flatten();
     let items = records.iter().map(|r| view(&state, r)).collect();
-    caller.allowed(&state, "key.list", None, StatusCode::OK).await;
+    caller
+        .allowed(&state, "key.list", None, StatusCode::OK)
+        .await;
     Ok(Json(Page { items, next_cursor }))
 }
 
 /// `GET /admin/v1/keys/{id}` — one key (`gatehouse:keys`).
 #[utoipa::path(get, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = Key), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn show(State(state): State<Arc<AppState>>, caller: Caller, Path(key_id): Path<String>) -> Result<Json<Key>, ApiError> {
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<Json<Key>, ApiError> {
     caller.authorize(&state, KEYS, "key.show").await?;
     let record = find(&state, &key_id).await?;
-    caller.allowed(&state, "key.show", Some(&record.id), StatusCode::OK).await;
+    caller
+        .allowed(&state, "key.show", Some(&record.id), StatusCode::OK)
+        .await;
     Ok(Json(view(&state, &record)))
 }
 
@@ -134,7 +164,9 @@ pub async fn update(
     if let Some(scopes) = &req.scopes {
         let scopes = parse_scopes(scopes)?;
         if let Err(e) = policy::may_mint(caller.who.scopes(), &scopes) {
-            return Err(caller.refused(&state, ACTION, Some(&record.id), ApiError::Escalation(e)).await);
+            return Err(caller
+                .refused(&state, ACTION, Some(&record.id), ApiError::Escalation(e))
+                .await);
         }
         record.scopes = scopes;
     }
@@ -160,7 +192,9 @@ pub async fn update(
     record.updated_at = now;
     state.store.update_key(&record).await?;
     state.keys.upsert(record.clone(), reset_usage);
-    caller.allowed(&state, ACTION, Some(&record.id), StatusCode::OK).await;
+    caller
+        .allowed(&state, ACTION, Some(&record.id), StatusCode::OK)
+        .await;
     Ok(Json(view(&state, &record)))
 }
 
@@ -168,7 +202,11 @@ pub async fn update(
 /// (`gatehouse:keys`). The next verification of it answers `REVOKED`.
 #[utoipa::path(post, path = "/admin/v1/keys/{id}/revoke", tag = "keys", params(("id" = String, Path, description = "Key id")),
     responses((status = 200, body = Key), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn revoke(State(state): State<Arc<AppState>>, caller: Caller, Path(key_id): Path<String>) -> Result<Json<Key>, ApiError> {
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<Json<Key>, ApiError> {
     const ACTION: &str = "key.revoke";
     caller.authorize(&state, KEYS, ACTION).await?;
     let now = state.clock.now();
@@ -183,7 +221,9 @@ pub async fn revoke(State(state): State<Arc<AppState>>, caller: Caller, Path(key
         state.store.update_key(&record).await?;
         state.keys.upsert(record.clone(), false);
     }
-    caller.allowed(&state, ACTION, Some(&record.id), StatusCode::OK).await;
+    caller
+        .allowed(&state, ACTION, Some(&record.id), StatusCode::OK)
+        .await;
     Ok(Json(view(&state, &record)))
 }
 
@@ -204,14 +244,20 @@ pub async fn rotate(
     caller.authorize(&state, KEYS, ACTION).await?;
     let req = optional_json::<RotateKey>(&headers, &body)?;
     if req.grace_period_seconds > MAX_GRACE_SECONDS {
-        return Err(ApiError::bad_request("invalid_field", "grace_period_seconds is at most 2592000 (30 days)"));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "grace_period_seconds is at most 2592000 (30 days)",
+        ));
     }
     let now = state.clock.now();
     let _writing = state.key_writes.lock().await;
     let mut old = find(&state, &key_id).await?;
     manageable(&state, &caller, ACTION, &old).await?;
     if old.is_revoked_at(now) {
-        return Err(ApiError::Conflict { code: "key_revoked", detail: "a revoked key cannot be rotated".into() });
+        return Err(ApiError::Conflict {
+            code: "key_revoked",
+            detail: "a revoked key cannot be rotated".into(),
+        });
     }
     overlay_live_usage(&state, &mut old);
     let mut entropy = crate::entropy::OsEntropy;
@@ -225,14 +271,19 @@ pub async fn rotate(
         last_used_at: None,
         ..old.clone()
     };
-    let grace_ends = now.plus_millis(i64::try_from(req.grace_period_seconds * 1000).unwrap_or(i64::MAX));
+    let grace_ends =
+        now.plus_millis(i64::try_from(req.grace_period_seconds * 1000).unwrap_or(i64::MAX));
     old.revoked_at = Some(old.revoked_at.map_or(grace_ends, |t| t.min(grace_ends)));
     old.updated_at = now;
     state.store.rotate_key(&old, &new).await?;
     state.keys.upsert(old.clone(), false);
     state.keys.upsert(new.clone(), true);
-    caller.allowed(&state, ACTION, Some(&old.id), StatusCode::CREATED).await;
-    caller.allowed(&state, "key.create", Some(&new.id), StatusCode::CREATED).await;
+    caller
+        .allowed(&state, ACTION, Some(&old.id), StatusCode::CREATED)
+        .await;
+    caller
+        .allowed(&state, "key.create", Some(&new.id), StatusCode::CREATED)
+        .await;
     let body = RotatedKey {
         info: Key::from_record(&new, new.remaining, None),
         key: key.reveal().to_owned(),
@@ -244,7 +295,11 @@ pub async fn rotate(
 /// `DELETE /admin/v1/keys/{id}` — delete a key and its record (`gatehouse:keys`).
 #[utoipa::path(delete, path = "/admin/v1/keys/{id}", tag = "keys", params(("id" = String, Path, description = "Key id")),
     responses((status = 204), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn delete(State(state): State<Arc<AppState>>, caller: Caller, Path(key_id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(key_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     const ACTION: &str = "key.delete";
     caller.authorize(&state, KEYS, ACTION).await?;
     let _writing = state.key_writes.lock().await;
@@ -252,7 +307,9 @@ pub async fn delete(State(state): State<Arc<AppState>>, caller: Caller, Path(key
     manageable(&state, &caller, ACTION, &record).await?;
     state.store.delete_key(&record.id).await?;
     state.keys.remove(&record.digest);
-    caller.allowed(&state, ACTION, Some(&record.id), StatusCode::NO_CONTENT).await;
+    caller
+        .allowed(&state, ACTION, Some(&record.id), StatusCode::NO_CONTENT)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -260,19 +317,33 @@ async fn find(state: &AppState, key_id: &str) -> Result<KeyRecord, ApiError> {
     if !id::is_well_formed("key", key_id) {
         return Err(ApiError::NotFound("key"));
     }
-    state.store.key(key_id).await?.ok_or(ApiError::NotFound("key"))
+    state
+        .store
+        .key(key_id)
+        .await?
+        .ok_or(ApiError::NotFound("key"))
 }
 
-async fn manageable(state: &AppState, caller: &Caller, action: &str, record: &KeyRecord) -> Result<(), ApiError> {
+async fn manageable(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    record: &KeyRecord,
+) -> Result<(), ApiError> {
     match policy::may_manage(caller.who.scopes(), &record.scopes) {
         Ok(()) => Ok(()),
-        Err(e) => Err(caller.refused(state, action, Some(&record.id), ApiError::Escalation(e)).await),
+        Err(e) => Err(caller
+            .refused(state, action, Some(&record.id), ApiError::Escalation(e))
+            .await),
     }
 }
 
 /// The admin view of a record, with live usage from the index.
 fn view(state: &AppState, record: &KeyRecord) -> Key {
-    let (remaining, last_used) = state.keys.usage(&record.digest).unwrap_or((record.remaining, record.last_used_at));
+    let (remaining, last_used) = state
+        .keys
+        .usage(&record.digest)
+        .unwrap_or((record.remaining, record.last_used_at));
     Key::from_record(record, remaining, last_used)
 }
 
@@ -289,50 +360,74 @@ fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
     if scopes.len() > 100 {
         return Err(ApiError::bad_request("invalid_scope", "at most 100 scopes"));
     }
-    ScopeSet::parse(scopes.iter().map(String::as_str)).map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
+    ScopeSet::parse(scopes.iter().map(String::as_str))
+        .map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
 }
 
 fn checked_name(name: &str) -> Result<String, ApiError> {
     if name.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_field", "name must not be empty"));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "name must not be empty",
+        ));
     }
     checked_text("name", name)
 }
 
 fn checked_text(field: &str, value: &str) -> Result<String, ApiError> {
     if value.chars().count() > MAX_NAME || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("invalid_field", format!("{field} must be at most {MAX_NAME} printable characters")));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{field} must be at most {MAX_NAME} printable characters"),
+        ));
     }
     Ok(value.to_owned())
 }
 
 fn check_future(expires_at: Option<UnixTime>, now: UnixTime) -> Result<(), ApiError> {
     match expires_at {
-        Some(t) if t <= now => Err(ApiError::bad_request("invalid_field", "expires_at must be in the future")),
+        Some(t) if t <= now => Err(ApiError::bad_request(
+            "invalid_field",
+            "expires_at must be in the future",
+        )),
         _ => Ok(()),
     }
 }
 
 fn checked_rate(rate: gatehouse_api::keys::RateLimit) -> Result<RateLimit, ApiError> {
     if rate.limit == 0 || rate.duration_ms == 0 || rate.duration_ms > 86_400_000 * 366 {
-        return Err(ApiError::bad_request("invalid_field", "ratelimit needs limit ≥ 1 and 1 ≤ duration_ms ≤ one year"));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "ratelimit needs limit ≥ 1 and 1 ≤ duration_ms ≤ one year",
+        ));
     }
-    Ok(RateLimit { limit: rate.limit, duration_ms: rate.duration_ms })
+    Ok(RateLimit {
+        limit: rate.limit,
+        duration_ms: rate.duration_ms,
+    })
 }
 
 /// An optional JSON body: empty means the default.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     if body.is_empty() {
         return Ok(T::default());
     }
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_field", super::extract::redact(&e.to_string())))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_field", super::extract::redact(&e.to_string())))
 }
 
 /// A 201 with `Location` and `Cache-Control: no-store` (the body holds a secret).

@@ -13,12 +13,12 @@ pub use error::{ApiError, AuthFailure};
 pub use extract::Caller;
 
 use crate::state::{AppState, RequestContext};
+use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -31,7 +31,10 @@ pub const MAX_HEADERS: usize = 16 * 1024;
 pub fn router(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/keys", get(keys::list).post(keys::create))
-        .route("/keys/{id}", get(keys::show).patch(keys::update).delete(keys::delete))
+        .route(
+            "/keys/{id}",
+            get(keys::show).patch(keys::update).delete(keys::delete),
+        )
         .route("/keys/{id}/revoke", post(keys::revoke))
         .route("/keys/{id}/rotate", post(keys::rotate))
         .route("/audit", get(audit::list))
@@ -52,10 +55,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// Wraps every request: refuses oversized headers, assigns the request id (echoed in
 /// `X-Gatehouse-Request-Id`), and counts the response.
 async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        client_ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
     };

@@ -22,7 +22,11 @@ const ACTION: &str = "key.verify";
 /// verdict for a well-formed key; 400 for a malformed one.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyKey,
     responses((status = 200, body = Verdict), (status = "4XX", body = Problem)), security(("api_key" = [])))]
-pub async fn verify(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(req): ApiJson<VerifyKey>) -> Result<Json<Verdict>, ApiError> {
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<VerifyKey>,
+) -> Result<Json<Verdict>, ApiError> {
     caller.authorize(&state, VERIFY, ACTION).await?;
     let key = match ApiKey::parse(&req.key) {
         Ok(key) => key,
@@ -47,7 +51,11 @@ pub async fn verify(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(
         Err(_) => (None, None),
     };
     let record = lookup.record.as_deref();
-    let remaining = remaining.or_else(|| record.and_then(|r| state.keys.usage(&r.digest)).and_then(|u| u.0));
+    let remaining = remaining.or_else(|| {
+        record
+            .and_then(|r| state.keys.usage(&r.digest))
+            .and_then(|u| u.0)
+    });
     let verdict = Verdict {
         valid: lookup.decision.is_ok(),
         code: code.to_owned(),
@@ -57,9 +65,17 @@ pub async fn verify(State(state): State<Arc<AppState>>, caller: Caller, ApiJson(
         metadata: record.map(|r| r.metadata.clone()),
         expires_at: record.and_then(|r| r.expires_at).map(to_datetime),
         remaining,
-        ratelimit: rate.map(|s| RateLimitStatus { limit: s.limit, remaining: s.remaining, reset_ms: s.reset_ms }),
+        ratelimit: rate.map(|s| RateLimitStatus {
+            limit: s.limit,
+            remaining: s.remaining,
+            reset_ms: s.reset_ms,
+        }),
     };
-    let outcome = if verdict.valid { Outcome::Allowed } else { Outcome::Denied };
+    let outcome = if verdict.valid {
+        Outcome::Allowed
+    } else {
+        Outcome::Denied
+    };
     let mut event = caller.event(&state, ACTION, outcome, StatusCode::OK);
     event.reason = Some(verdict.code.clone());
     event.target = verdict.key_id.clone();

@@ -1,4 +1,5 @@
 //! The store conformance suite against a real SQLite file, a fresh one per test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse_store_sqlite::SqliteStore;
 
