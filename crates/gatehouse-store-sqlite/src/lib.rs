@@ -1,7 +1,7 @@
 //! The embedded SQLite store, Gatehouse's default backend.
 //!
 //! One database file in WAL mode, migrated at open. Queries are checked at run time
-//! (no build-time database), rows are mapped to core's domain types in [`rows`], and
+//! (no build-time database), rows are mapped to core's domain types in `rows.rs`, and
 //! the behaviour is pinned by `gatehouse-store`'s conformance suite (`tests/it`).
 //!
 //! Start at [`SqliteStore::open`].
