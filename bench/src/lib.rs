@@ -1,1 +1,60 @@
-//! Benchmarks live in `benches/`; scripts for load tests in `bench/`.
+//! Shared fixtures for Gatehouse's benchmarks: realistic key records made fast and
+//! deterministically, so every run measures the same thing.
+//!
+//! The criterion benches are in `benches/`; `src/bin/memory.rs` measures resident memory
+//! with a million keys loaded; `run-http.sh` drives the HTTP load test with `wrk`.
+
+use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
+use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::{Entropy, EntropyUnavailable, UnixTime, id};
+
+/// A fast deterministic byte stream (xorshift); for fixtures only, never for secrets.
+#[derive(Debug, Clone)]
+pub struct Xorshift(pub u64);
+
+impl Entropy for Xorshift {
+    fn fill(&mut self, dest: &mut [u8]) -> Result<(), EntropyUnavailable> {
+        for chunk in dest.chunks_mut(8) {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+/// `n` keys and their records, shaped like production ones: a name, a subject, two
+/// scopes, a small metadata object.
+pub fn keys(n: usize, seed: u64) -> Result<Vec<(ApiKey, KeyRecord)>, EntropyUnavailable> {
+    let mut rng = Xorshift(seed | 1);
+    let prefix = Prefix::default_prefix();
+    let scopes = ScopeSet::parse(["orders:read", "orders:write"]).unwrap_or_default();
+    let now = UnixTime::from_millis(1_800_000_000_000);
+    (0..n)
+        .map(|i| {
+            let key = ApiKey::generate(&prefix, &mut rng)?;
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("tenant".into(), serde_json::Value::from(i % 1000));
+            let record = KeyRecord {
+                id: id::generate("key", now, &mut rng)?,
+                digest: key.digest(),
+                prefix: prefix.clone(),
+                start: key.start(),
+                name: format!("service {i}"),
+                subject: format!("svc-{}", i % 5000),
+                scopes: scopes.clone(),
+                metadata,
+                created_at: now,
+                updated_at: now,
+                expires_at: None,
+                revoked_at: None,
+                last_used_at: None,
+                enabled: true,
+                rate_limit: None,
+                remaining: None,
+            };
+            Ok((key, record))
+        })
+        .collect()
+}
