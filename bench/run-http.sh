@@ -16,7 +16,7 @@ PORT=${PORT:-4471}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 
 cargo build --release -q -p gatehouse-cli
-bin=target/release/gatehouse
+bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -6,8 +6,8 @@
 
 use super::error::{ApiError, AuthFailure};
 use crate::state::{AppState, RequestContext};
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::{Json, http::header};
 use gatehouse_core::api_key::{ApiKey, KeyRecord};
@@ -232,10 +232,17 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::bad_request("malformed_json", redact(&e.body_text()))
         }
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge
-        }
+        JsonRejection::BytesRejection(e) => bytes_rejection(e),
         other => ApiError::bad_request("unreadable_body", redact(&other.body_text())),
+    }
+}
+
+/// Maps a failure to read a raw body (over the size limit, or cut off) to a problem.
+pub fn bytes_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::bad_request("unreadable_body", redact(&rejection.body_text()))
     }
 }
 
@@ -250,6 +257,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+/// Path parameters; a segment that cannot be decoded (such as invalid UTF-8) names no
+/// resource, so it is a 404 problem like any other unknown id.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(_) => Err(ApiError::NotFound("resource")),
         }
     }
 }

@@ -26,6 +26,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Value>, A
 /// `GET /metrics` — Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    // Read at scrape time: keys are created and deleted after the start.
+    state.metrics.keys_loaded.store(
+        state.keys.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -2,11 +2,12 @@
 //! caller can only create or manage keys whose scopes it holds itself.
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_api::keys::{CreateKey, CreatedKey, Key, RotateKey, RotatedKey, UpdateKey};
@@ -131,7 +132,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
 ) -> Result<Json<Key>, ApiError> {
     caller.authorize(&state, KEYS, "key.show").await?;
     let record = find(&state, &key_id).await?;
@@ -149,7 +150,7 @@ pub async fn show(
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateKey>,
 ) -> Result<Json<Key>, ApiError> {
     const ACTION: &str = "key.update";
@@ -205,7 +206,7 @@ pub async fn update(
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
 ) -> Result<Json<Key>, ApiError> {
     const ACTION: &str = "key.revoke";
     caller.authorize(&state, KEYS, ACTION).await?;
@@ -236,12 +237,13 @@ pub async fn revoke(
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     const ACTION: &str = "key.rotate";
     caller.authorize(&state, KEYS, ACTION).await?;
+    let body = body.map_err(super::extract::bytes_rejection)?;
     let req = optional_json::<RotateKey>(&headers, &body)?;
     if req.grace_period_seconds > MAX_GRACE_SECONDS {
         return Err(ApiError::bad_request(
@@ -298,7 +300,7 @@ pub async fn rotate(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(key_id): Path<String>,
+    ApiPath(key_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     const ACTION: &str = "key.delete";
     caller.authorize(&state, KEYS, ACTION).await?;

@@ -1,0 +1,16 @@
+//! End-to-end tests of the Gatehouse server: each test starts the real server on
+//! `127.0.0.1:0` over a temporary store with a manual clock, and talks HTTP to it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod audit_query;
+mod authorization;
+mod bad_bodies;
+mod bad_input;
+mod lifecycle;
+mod openapi;
+mod persistence;
+mod rotation;
+mod support;
+mod verify;
