@@ -14,17 +14,25 @@ fn verify_from_index(c: &mut Criterion) {
     let now = UnixTime::from_millis(1_800_000_000_000);
     for size in [1_000usize, 10_000, 100_000, 1_000_000] {
         let keys = gatehouse_bench::keys(size, 42).unwrap();
-        let probes: Vec<String> = keys.iter().step_by((size / 1000).max(1)).map(|(k, _)| k.reveal().to_owned()).collect();
+        let probes: Vec<String> = keys
+            .iter()
+            .step_by((size / 1000).max(1))
+            .map(|(k, _)| k.reveal().to_owned())
+            .collect();
         let index = KeyIndex::new(keys.into_iter().map(|(_, r)| r).collect());
         let mut i = 0;
-        group.bench_with_input(BenchmarkId::new("parse_hash_lookup_decide", size), &size, |b, _| {
-            b.iter(|| {
-                i = (i + 1) % probes.len();
-                let key = ApiKey::parse(black_box(&probes[i])).unwrap();
-                let lookup = index.verify(&key, &[], now);
-                black_box(lookup.decision.is_ok())
-            });
-        });
+        group.bench_with_input(
+            BenchmarkId::new("parse_hash_lookup_decide", size),
+            &size,
+            |b, _| {
+                b.iter(|| {
+                    i = (i + 1) % probes.len();
+                    let key = ApiKey::parse(black_box(&probes[i])).unwrap();
+                    let lookup = index.verify(&key, &[], now);
+                    black_box(lookup.decision.is_ok())
+                });
+            },
+        );
     }
     group.finish();
 }
@@ -32,7 +40,9 @@ fn verify_from_index(c: &mut Criterion) {
 fn parts(c: &mut Criterion) {
     let (key, _) = gatehouse_bench::keys(1, 7).unwrap().pop().unwrap();
     let text = key.reveal().to_owned();
-    c.bench_function("api_key_parse", |b| b.iter(|| ApiKey::parse(black_box(&text)).unwrap()));
+    c.bench_function("api_key_parse", |b| {
+        b.iter(|| ApiKey::parse(black_box(&text)).unwrap())
+    });
     c.bench_function("api_key_sha256", |b| b.iter(|| black_box(&key).digest()));
 }
 

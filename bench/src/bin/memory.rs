@@ -17,11 +17,18 @@ async fn main() -> anyhow::Result<()> {
     {
         return load(std::path::Path::new(dir)).await;
     }
-    let n: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(1_000_000);
+    let n: usize = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     write_keys(&dir.path().join("gatehouse.db"), n).await?;
     // A fresh process for the measurement, so the fixture's memory is not counted.
-    let status = std::process::Command::new(std::env::current_exe()?).arg("--load").arg(dir.path()).status()?;
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("--load")
+        .arg(dir.path())
+        .status()?;
     anyhow::ensure!(status.success(), "the measuring process failed");
     Ok(())
 }
@@ -32,9 +39,14 @@ async fn load(dir: &std::path::Path) -> anyhow::Result<()> {
     let settings = Settings::load(
         None,
         std::iter::empty(),
-        &Overrides { listen: Some("127.0.0.1:0".into()), data_dir: Some(dir.to_owned()) },
+        &Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some(dir.to_owned()),
+        },
     )?;
-    let clock = Arc::new(ManualClock::new(gatehouse_core::UnixTime::from_millis(1_800_000_000_000)));
+    let clock = Arc::new(ManualClock::new(gatehouse_core::UnixTime::from_millis(
+        1_800_000_000_000,
+    )));
     let master = MasterKey::from_hex(&"42".repeat(32), "bench")?;
     let server = gatehouse_server::start(settings, clock, &master).await?;
     let loaded = server.state().keys.len();
@@ -52,7 +64,10 @@ async fn write_keys(db: &std::path::Path, n: usize) -> anyhow::Result<()> {
     let keys = gatehouse_bench::keys(n, 99)?;
     // The fixture goes through the public Store API in chunks: realistic rows, and no SQL here.
     for chunk in keys.chunks(10_000) {
-        let tasks: Vec<_> = chunk.iter().map(|(_, r)| gatehouse_store::Store::insert_key(&store, r)).collect();
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|(_, r)| gatehouse_store::Store::insert_key(&store, r))
+            .collect();
         for t in tasks {
             t.await?;
         }
@@ -63,7 +78,14 @@ async fn write_keys(db: &std::path::Path, n: usize) -> anyhow::Result<()> {
 
 fn rss_mib() -> anyhow::Result<f64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS in /proc/self/status")?;
-    let kib: f64 = line.split_whitespace().nth(1).context("malformed VmRSS")?.parse()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS in /proc/self/status")?;
+    let kib: f64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmRSS")?
+        .parse()?;
     Ok(kib / 1024.0)
 }

@@ -18,10 +18,14 @@ pub struct Client {
 impl Client {
     /// A client from the global options; fails without an admin key.
     pub fn new(global: &Global) -> anyhow::Result<Self> {
+        // An empty variable is as good as none: say so rather than send an empty key.
         let key = global
             .admin_key
-            .clone()
-            .context("set GATEHOUSE_ADMIN_KEY (or --admin-key) to an admin API key")?;
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .context("set GATEHOUSE_ADMIN_KEY (or --admin-key) to an admin API key")?
+            .to_owned();
         let http = reqwest::Client::builder()
             .build()
             .context("cannot build the HTTP client")?;

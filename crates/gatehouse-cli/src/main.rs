@@ -58,7 +58,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// An error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {
     e.chain()
-        .map(ToString::to_string)
+        .map(|cause| flatten(&cause.to_string()))
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// A message on one line. Some causes span several (TOML errors add context lines
+/// and draw the offending source line with a caret); the drawing is left out.
+fn flatten(message: &str) -> String {
+    let drawing = |line: &str| {
+        line.starts_with('|')
+            || line
+                .split_once(" |")
+                .is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !drawing(line))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flatten;
+
+    #[test]
+    fn multi_line_messages_become_one_line() {
+        assert_eq!(flatten("plain"), "plain");
+        assert_eq!(
+            flatten("server.x: unknown field `x`, expected `listen`\nin `server`\n"),
+            "server.x: unknown field `x`, expected `listen`; in `server`"
+        );
+        let toml = "f.toml: TOML parse error at line 1, column 8\n  |\n1 | [server\n  |        ^\nunclosed table, expected `]`\n";
+        assert_eq!(
+            flatten(toml),
+            "f.toml: TOML parse error at line 1, column 8; unclosed table, expected `]`"
+        );
+    }
 }

@@ -5,12 +5,15 @@ use crate::commands::ServeArgs;
 use anyhow::Context;
 use gatehouse_server::config::LogFormat;
 use gatehouse_server::{MasterKey, MasterKeySource, Overrides, Settings, SystemClock};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Listen for signals before anything else: the port accepts connections while the
+    // server is still starting, and a SIGTERM then must still mean a graceful stop.
+    let stop = shutdown_signal()?;
     let overrides = Overrides {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -44,7 +47,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "created the bootstrap admin key; it was printed on stdout and will not be shown again"
         );
     }
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await?;
     Ok(ExitCode::SUCCESS)
@@ -53,8 +56,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .with_context(|| format!("log.level: {:?} is not a valid filter", settings.log_level))?;
+    // Colours only for a person at a terminal: escape codes in a log file or journal
+    // break every tool that reads it.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match settings.log_format {
         LogFormat::Json => builder.json().try_init(),
@@ -63,24 +69,24 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGTERM or SIGINT received from the moment it is called.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
