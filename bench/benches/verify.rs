@@ -19,7 +19,9 @@ fn verify_from_index(c: &mut Criterion) {
             .step_by((size / 1000).max(1))
             .map(|(k, _)| k.reveal().to_owned())
             .collect();
-        let index = KeyIndex::new(keys.into_iter().map(|(_, r)| r).collect());
+        let records: Vec<_> = keys.into_iter().map(|(_, r)| r).collect();
+        let index = KeyIndex::new(&records);
+        drop(records);
         let mut i = 0;
         group.bench_with_input(
             BenchmarkId::new("parse_hash_lookup_decide", size),

@@ -1,4 +1,4 @@
-//! The audit trail: `/admin/v1/audit`.
+//! The audit trail: `/admin/v1/audit` and `/admin/v1/audit/head`.
 
 use gatehouse_core::audit::{AuditEvent, ChainHash, EventBody, Outcome};
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,21 @@ impl From<&AuditEvent> for Event {
             hash: e.hash.to_hex(),
         }
     }
+}
+
+/// Where the trail must start and where it ends: `GET /admin/v1/audit/head`. A
+/// verifier checks that the events it fetched run from `first_seq` to at least
+/// `head_seq`, and that event `head_seq` has `head_hash`: deleting the oldest or the
+/// newest events then shows, which the hash chain alone cannot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHead {
+    /// The oldest event the trail holds: 1, or the oldest one retention kept.
+    pub first_seq: u64,
+    /// The newest event written; 0 if there is none.
+    pub head_seq: u64,
+    /// That event's hash (hex); all zeros if there is none.
+    pub head_hash: String,
 }
 
 /// Why an API event cannot be read back as a chain link.

@@ -32,7 +32,7 @@ pub struct Verdict {
     pub subject: Option<String>,
     /// The key's scopes, when it exists.
     pub scopes: Option<Vec<String>>,
-    /// The key's metadata, when it exists.
+    /// The key's metadata object, when it exists and is not empty.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// The key's expiry.

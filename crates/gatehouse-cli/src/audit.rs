@@ -1,15 +1,19 @@
 //! `gatehouse audit list|export|verify`.
 //!
 //! `verify` fetches the whole trail and checks the hash chain here, with core's
-//! verifier: the check does not depend on trusting the server's own opinion.
+//! verifier: the check does not depend on trusting the server's own opinion. What a
+//! chain cannot show — events deleted from its start or its end — it checks against
+//! `/admin/v1/audit/head`: where retention says the trail starts, and the event the
+//! audit writer wrote last.
 
 use crate::client::Client;
 use crate::commands::{AuditCommand, AuditFilter, Global};
 use crate::keys::{fmt_time, print_json};
 use crate::table::{self, or_dash};
+use anyhow::{Context, bail};
 use gatehouse_api::Page;
-use gatehouse_api::audit::Event;
-use gatehouse_core::audit::{AuditEvent, verify_chain};
+use gatehouse_api::audit::{AuditHead, Event};
+use gatehouse_core::audit::{AuditEvent, ChainHash, verify_chain};
 use std::process::ExitCode;
 
 const PAGE: u32 = 1000;
@@ -38,27 +42,57 @@ pub async fn run(global: &Global, command: AuditCommand) -> anyhow::Result<ExitC
             })
             .await?;
         }
-        AuditCommand::Verify => {
-            let mut events: Vec<AuditEvent> = Vec::new();
-            each_page(&client, &AuditFilter::default(), |page| {
-                for e in page {
-                    events.push(AuditEvent::try_from(e)?);
-                }
-                Ok(())
-            })
-            .await?;
-            match verify_chain(&events) {
-                Ok(n) => {
-                    let head = events
-                        .last()
-                        .map(|e| format!(" head seq {} hash {}", e.seq, e.hash.to_hex()));
-                    println!("audit chain ok: {n} events;{}", head.unwrap_or_default());
-                }
-                Err(broken) => anyhow::bail!("audit chain broken: {broken}"),
-            }
-        }
+        AuditCommand::Verify => verify(&client).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the whole trail: linked from `first_seq` on, and reaching the head.
+async fn verify(client: &Client) -> anyhow::Result<()> {
+    // The head first: events written after it only extend the trail fetched next.
+    let head: AuditHead = client.get("/admin/v1/audit/head", &[]).await?;
+    let head_hash = ChainHash::from_hex(&head.head_hash)
+        .context("unexpected response from the server: head_hash is not 64 hex digits")?;
+    let mut events: Vec<AuditEvent> = Vec::new();
+    each_page(client, &AuditFilter::default(), |page| {
+        for e in page {
+            events.push(AuditEvent::try_from(e)?);
+        }
+        Ok(())
+    })
+    .await?;
+    let checked = match verify_chain(&events, head.first_seq) {
+        Ok(n) => n,
+        Err(broken) => bail!("audit chain broken: {broken}"),
+    };
+    // No events written at all is the one head the trail need not reach.
+    if head.head_seq != 0 {
+        let last = events.last().map_or(0, |e| e.seq);
+        match events.iter().find(|e| e.seq == head.head_seq) {
+            None if last + 1 < head.head_seq => bail!(
+                "audit chain broken: events {} to {} are missing from the end of the trail",
+                last + 1,
+                head.head_seq
+            ),
+            None => bail!(
+                "audit chain broken: event {} is missing (the last event the server wrote)",
+                head.head_seq
+            ),
+            Some(e) if e.hash != head_hash => bail!(
+                "audit chain broken: event {} is not the event the server wrote (its hash differs from the head's)",
+                e.seq
+            ),
+            Some(_) => {}
+        }
+    }
+    let end = events
+        .last()
+        .map(|e| format!(" head seq {} hash {}", e.seq, e.hash.to_hex()));
+    println!(
+        "audit chain ok: {checked} events;{}",
+        end.unwrap_or_default()
+    );
+    Ok(())
 }
 
 fn query(

@@ -28,8 +28,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })?;
     let env_key = std::env::var("GATEHOUSE_MASTER_KEY").ok();
     let env_file = std::env::var_os("GATEHOUSE_MASTER_KEY_FILE").map(PathBuf::from);
-    let (master_key, source) =
-        MasterKey::load(env_key.as_deref(), env_file.as_deref(), &settings.data_dir)?;
+    let store_exists = settings.database_path.exists();
+    let (master_key, source) = MasterKey::load(
+        env_key.as_deref(),
+        env_file.as_deref(),
+        &settings.data_dir,
+        store_exists,
+    )?;
     if let MasterKeySource::DevFile(path) = &source {
         tracing::warn!(
             path = %path.display(),

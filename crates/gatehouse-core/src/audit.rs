@@ -5,8 +5,10 @@
 //! events encode alike. Changing, inserting or deleting an event inside the chain
 //! breaks every later link; [`verify_chain`] names the first broken one.
 //!
-//! What a chain cannot show by itself: events cut off at the very end, or at the start
-//! by retention. Exported checkpoints (the last `seq` and `hash`) cover that.
+//! What a chain cannot show by itself: events cut off at the very end, or at the start.
+//! Retention legitimately removes the oldest events, so the verifier is told where the
+//! trail must start (the store's pruning watermark) and the caller compares the last
+//! event with the head the writer reports ([`Chain::head`]).
 
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
@@ -150,6 +152,15 @@ impl Chain {
         }
     }
 
+    /// The last event linked: its sequence number and hash; `None` for an empty chain.
+    pub const fn head(&self) -> Option<(u64, ChainHash)> {
+        if self.next_seq > 1 {
+            Some((self.next_seq - 1, self.last_hash))
+        } else {
+            None
+        }
+    }
+
     /// Links `body` into the chain.
     pub fn append(&mut self, body: EventBody) -> AuditEvent {
         let seq = self.next_seq;
@@ -195,19 +206,55 @@ pub enum ChainBreak {
         /// The sequence number that should have come.
         expected: u64,
     },
+    /// The trail starts after the event it should start with: its oldest events were
+    /// deleted other than by retention.
+    #[error("{} missing: the trail should start at event {expected} but starts at event {seq}",
+        missing_range(*.expected, *.seq))]
+    MissingStart {
+        /// The first event present.
+        seq: u64,
+        /// The event the trail should start with.
+        expected: u64,
+    },
+    /// The trail holds events from before the point retention says it pruned to: the
+    /// recorded start was moved.
+    #[error("event {seq} precedes the recorded start of the trail (event {expected})")]
+    BeforeStart {
+        /// The first event present.
+        seq: u64,
+        /// The event the trail should start with.
+        expected: u64,
+    },
 }
 
-/// Checks a run of consecutive events, oldest first, and returns how many it checked.
+/// Checks a run of consecutive events, oldest first, that must start with event
+/// `expected_first`, and returns how many it checked.
 ///
-/// The first event is trusted to link to whatever came before it (which may have been
-/// removed by retention) unless it is event 1, which must link to the genesis hash.
+/// `expected_first` is 1 for a trail never pruned, else the store's pruning watermark:
+/// without it, deleting the oldest events would look like retention. Event 1 must link
+/// to the genesis hash; a later first event is trusted to link to the pruned one
+/// before it. An empty run checks nothing: whether events should be there is for the
+/// caller to compare with the writer's head.
 pub fn verify_chain<'a>(
     events: impl IntoIterator<Item = &'a AuditEvent>,
+    expected_first: u64,
 ) -> Result<u64, ChainBreak> {
     let mut previous: Option<(u64, ChainHash)> = None;
     let mut checked = 0;
     for event in events {
         match previous {
+            None if event.seq > expected_first => {
+                return Err(ChainBreak::MissingStart {
+                    seq: event.seq,
+                    expected: expected_first,
+                });
+            }
+            None if event.seq < expected_first => {
+                return Err(ChainBreak::BeforeStart {
+                    seq: event.seq,
+                    expected: expected_first,
+                });
+            }
             Some((seq, _)) if event.seq != seq + 1 => {
                 return Err(ChainBreak::Gap {
                     seq: event.seq,
@@ -229,6 +276,16 @@ pub fn verify_chain<'a>(
         checked += 1;
     }
     Ok(checked)
+}
+
+/// `events 1 to 4 are`, or `event 3 is` for a single one.
+fn missing_range(from: u64, next: u64) -> String {
+    let to = next.saturating_sub(1);
+    if to <= from {
+        format!("event {from} is")
+    } else {
+        format!("events {from} to {to} are")
+    }
 }
 
 fn link_hash(prev: &ChainHash, seq: u64, body: &EventBody) -> ChainHash {
@@ -296,14 +353,17 @@ mod tests {
 
     #[test]
     fn an_untouched_chain_verifies() {
-        assert_eq!(verify_chain(&chain_of(5)), Ok(5));
+        assert_eq!(verify_chain(&chain_of(5), 1), Ok(5));
     }
 
     #[test]
     fn an_edited_event_is_named() {
         let mut events = chain_of(5);
         events[2].body.outcome = Outcome::Denied;
-        assert_eq!(verify_chain(&events), Err(ChainBreak::Altered { seq: 3 }));
+        assert_eq!(
+            verify_chain(&events, 1),
+            Err(ChainBreak::Altered { seq: 3 })
+        );
     }
 
     #[test]
@@ -311,7 +371,7 @@ mod tests {
         let mut events = chain_of(5);
         events.remove(1);
         assert_eq!(
-            verify_chain(&events),
+            verify_chain(&events, 1),
             Err(ChainBreak::Gap {
                 seq: 3,
                 expected: 2
@@ -324,7 +384,10 @@ mod tests {
         let mut events = chain_of(5);
         events[1].body.principal = Some("mallory".into());
         events[1].hash = link_hash(&events[1].prev_hash, 2, &events[1].body);
-        assert_eq!(verify_chain(&events), Err(ChainBreak::Unlinked { seq: 3 }));
+        assert_eq!(
+            verify_chain(&events, 1),
+            Err(ChainBreak::Unlinked { seq: 3 })
+        );
     }
 
     #[test]
@@ -342,9 +405,69 @@ mod tests {
     #[test]
     fn a_chain_resumed_after_retention_verifies_from_its_first_event() {
         let events = chain_of(6);
-        assert_eq!(verify_chain(&events[3..]), Ok(3));
+        assert_eq!(verify_chain(&events[3..], 4), Ok(3));
         let mut resumed = Chain::after(events[5].seq, events[5].hash);
         let next = resumed.append(body(9));
-        assert_eq!(verify_chain(events[3..].iter().chain([&next])), Ok(4));
+        assert_eq!(verify_chain(events[3..].iter().chain([&next]), 4), Ok(4));
+    }
+
+    #[test]
+    fn deleting_the_oldest_events_is_a_missing_start_not_retention() {
+        let events = chain_of(6);
+        assert_eq!(
+            verify_chain(&events[2..], 1),
+            Err(ChainBreak::MissingStart {
+                seq: 3,
+                expected: 1
+            })
+        );
+        // Past the watermark too: retention kept 2 onwards, and 2 is gone.
+        assert_eq!(
+            verify_chain(&events[2..], 2),
+            Err(ChainBreak::MissingStart {
+                seq: 3,
+                expected: 2
+            })
+        );
+        let message = verify_chain(&events[2..], 1).unwrap_err().to_string();
+        assert!(message.contains("events 1 to 2 are missing"), "{message}");
+    }
+
+    #[test]
+    fn events_before_the_recorded_start_mean_the_start_was_moved() {
+        assert_eq!(
+            verify_chain(&chain_of(6), 3),
+            Err(ChainBreak::BeforeStart {
+                seq: 1,
+                expected: 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_first_event_that_does_not_start_from_genesis_is_unlinked() {
+        let mut events = chain_of(3);
+        events[0].prev_hash = events[2].hash;
+        events[0].hash = link_hash(&events[0].prev_hash, 1, &events[0].body);
+        assert_eq!(
+            verify_chain(&events, 1),
+            Err(ChainBreak::Unlinked { seq: 1 })
+        );
+    }
+
+    #[test]
+    fn an_empty_run_checks_nothing_wherever_it_should_start() {
+        assert_eq!(verify_chain(&[], 1), Ok(0));
+        assert_eq!(verify_chain(&[], 7), Ok(0));
+    }
+
+    #[test]
+    fn the_head_is_the_last_linked_event() {
+        let mut chain = Chain::new();
+        assert_eq!(chain.head(), None);
+        let first = chain.append(body(1));
+        let second = chain.append(body(2));
+        assert_eq!(chain.head(), Some((2, second.hash)));
+        assert_eq!(Chain::after(1, first.hash).head(), Some((1, first.hash)));
     }
 }

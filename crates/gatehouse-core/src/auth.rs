@@ -6,6 +6,7 @@
 //! compile.
 
 use crate::scope::ScopeSet;
+use std::sync::Arc;
 
 /// How a caller proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,16 +27,16 @@ impl AuthMethod {
 /// A verified caller: who it is, by which credential, and what it may do.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    principal: String,
-    credential_id: String,
+    principal: Arc<str>,
+    credential_id: Arc<str>,
     method: AuthMethod,
     scopes: ScopeSet,
 }
 
 impl Authenticated {
     pub(crate) fn new(
-        principal: String,
-        credential_id: String,
+        principal: Arc<str>,
+        credential_id: Arc<str>,
         method: AuthMethod,
         scopes: ScopeSet,
     ) -> Self {

@@ -30,10 +30,11 @@ pub struct BucketState {
     pub retry_after_ms: Option<u64>,
 }
 
-/// GCRA state: the theoretical arrival time, in microseconds since the epoch.
+/// GCRA state: the theoretical arrival time, in microseconds since the epoch (eight
+/// bytes per credential; the arithmetic is done in `i128`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TokenBucket {
-    tat_us: i128,
+    tat_us: i64,
 }
 
 impl TokenBucket {
@@ -43,13 +44,13 @@ impl TokenBucket {
         let period_us = i128::from(rate.duration_ms.max(1)) * 1000;
         let interval = (period_us / limit).max(1);
         let now_us = i128::from(now.as_millis()) * 1000;
-        let tat = self.tat_us.max(now_us);
+        let tat = i128::from(self.tat_us).max(now_us);
         let new_tat = tat + interval;
         // Allowed while the new arrival time stays within one period of now.
         let allowed = new_tat - now_us <= period_us;
         let effective = if allowed { new_tat } else { tat };
         if allowed {
-            self.tat_us = new_tat;
+            self.tat_us = i64::try_from(new_tat).unwrap_or(i64::MAX);
         }
         let backlog = effective - now_us;
         let remaining = ((period_us - backlog) / interval).clamp(0, limit);

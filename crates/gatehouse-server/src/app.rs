@@ -59,11 +59,16 @@ pub async fn start(
         })?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     check_master_key(store.as_ref(), master_key).await?;
+    // Bound before bootstrap: if the port is taken, the first start fails before it
+    // creates an admin key it could never print.
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
 
     let bootstrapped =
         bootstrap::admin_key_if_new(store.as_ref(), &settings.default_key_prefix, clock.now())
             .await?;
-    let keys = KeyIndex::new(store.all_keys().await?);
+    let keys = load_keys(store.as_ref()).await?;
     let metrics = Arc::new(Metrics::default());
     metrics
         .keys_loaded
@@ -90,9 +95,6 @@ pub async fn start(
         None => None,
     };
 
-    let listener = tokio::net::TcpListener::bind(state.settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
     let addr = listener.local_addr()?;
     let app = http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -156,6 +158,21 @@ impl RunningServer {
         self.sqlite.close().await;
         tracing::info!("gatehouse stopped");
         Ok(())
+    }
+}
+
+/// Builds the key index a page at a time, so start-up never holds every row at once.
+async fn load_keys(store: &dyn Store) -> anyhow::Result<KeyIndex> {
+    const PAGE: u32 = 10_000;
+    let index = KeyIndex::default();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_keys(after.as_deref(), PAGE).await?;
+        index.extend(&page);
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = Some(last.id.clone()),
+            _ => return Ok(index),
+        }
     }
 }
 

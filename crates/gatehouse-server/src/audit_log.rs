@@ -7,10 +7,14 @@
 //! is written at once — the crash window is one write, well under a second. A failed
 //! write is retried until it succeeds: the queue is bounded, so a store outage slows
 //! requests down instead of losing their events.
+//!
+//! Retention deletes the oldest events and records where the trail now starts (a
+//! watermark in the store's meta), so that deleting old events any other way is evident
+//! to `gatehouse audit verify` rather than passing as retention.
 
 use crate::metrics::Metrics;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{Chain, EventBody};
+use gatehouse_core::audit::{Chain, ChainHash, EventBody};
 use gatehouse_store::{Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,10 +26,16 @@ use tokio::task::JoinHandle;
 pub const MAX_BATCH: usize = 4096;
 /// Events waiting to be written before handlers wait for room.
 const QUEUE: usize = 65_536;
+/// The meta setting holding the pruning watermark: the oldest event retention kept.
+pub const FIRST_SEQ: &str = "audit_first_seq";
+
+/// The newest event linked: its sequence number and hash.
+pub type Head = Option<(u64, ChainHash)>;
 
 enum Message {
     Event(Box<EventBody>),
-    Flush(oneshot::Sender<()>),
+    /// Answered with the head once everything queued before it is committed.
+    Flush(oneshot::Sender<Head>),
 }
 
 /// A handle to queue events. Cheap to clone.
@@ -69,10 +79,20 @@ impl AuditLog {
 
     /// Returns once every event queued before this call is committed.
     pub async fn flush(&self) {
+        let _ = self.head().await;
+    }
+
+    /// The chain's head once every event queued before this call is committed. It is
+    /// the writer's own, so events deleted from the end of the stored trail do not
+    /// move it.
+    pub async fn head(&self) -> Result<Head, StoreError> {
         let (done, wait) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        let stopped = || StoreError::Unavailable("the audit writer has stopped".into());
+        self.queue
+            .send(Message::Flush(done))
+            .await
+            .map_err(|_| stopped())?;
+        wait.await.map_err(|_| stopped())
     }
 }
 
@@ -90,7 +110,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Message>,
 ) {
     let mut batch: Vec<EventBody> = Vec::new();
-    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut waiting: Vec<oneshot::Sender<Head>> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(message) = next {
@@ -109,7 +129,7 @@ async fn write_loop(
             batch.clear();
         }
         for done in waiting.drain(..) {
-            let _ = done.send(());
+            let _ = done.send(chain.head());
         }
     }
 }
@@ -162,7 +182,7 @@ pub fn spawn_retention(
             let cutoff = UnixTime::from_millis(
                 clock.now().as_millis() - i64::from(retention_days) * 86_400_000,
             );
-            match store.prune_audit(cutoff).await {
+            match prune(store.as_ref(), cutoff).await {
                 Ok(n) if n > 0 => {
                     tracing::info!(deleted = n, "audit retention: deleted old events")
                 }
@@ -171,4 +191,32 @@ pub fn spawn_retention(
             }
         }
     }))
+}
+
+/// One retention run: deletes events older than `cutoff`, then moves the watermark to
+/// just past the newest event it deleted; returns how many were deleted.
+///
+/// The watermark comes from what retention deleted, never from the oldest event left:
+/// otherwise the next run would pass off any deletion of the oldest events as pruning.
+/// It is written after the delete, so a crash in between leaves it behind the trail —
+/// `verify` then reports the pruned events as missing, a false alarm the next run that
+/// deletes clears, never the other way round. It only moves up.
+pub async fn prune(store: &dyn Store, cutoff: UnixTime) -> Result<u64, StoreError> {
+    let pruned = store.prune_audit(cutoff).await?;
+    if let Some(start) = pruned.starts_at
+        && start > first_seq(store).await?
+    {
+        store.set_meta(FIRST_SEQ, &start.to_string()).await?;
+    }
+    Ok(pruned.deleted)
+}
+
+/// Where the trail must start: the pruning watermark, or 1 if retention never ran.
+pub async fn first_seq(store: &dyn Store) -> Result<u64, StoreError> {
+    match store.meta(FIRST_SEQ).await? {
+        None => Ok(1),
+        Some(value) => value
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{FIRST_SEQ} is not a sequence number"))),
+    }
 }

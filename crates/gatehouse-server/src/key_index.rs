@@ -1,44 +1,57 @@
 //! The in-memory index that answers every API key verification without touching the
 //! database.
 //!
-//! Keys are found by digest. Each entry pairs the stored record (replaced whole on an
-//! admin change) with its live usage (remaining count, rate-limit bucket, last use),
-//! which is written to the store behind the request path by [`KeyIndex::take_dirty`].
-//! Admin changes go to the store first, then here, before the admin call returns, so
-//! the very next verification sees them.
+//! Keys are found by digest. Each entry holds what verification needs of the key
+//! ([`KeyAccess`], replaced whole on an admin change) and its live usage (remaining
+//! count, rate-limit bucket, last use), which is written to the store behind the
+//! request path via [`KeyIndex::take_dirty`]. Admin changes go to the store first, then
+//! here, before the admin call returns, so the very next verification sees them.
+//!
+//! Memory matters at a million keys: entries are boxed (small hash-table slots),
+//! strings are shared, identical scope sets are stored once, and dirty keys are
+//! tracked by digest.
 
 use dashmap::DashMap;
 use gatehouse_core::UnixTime;
-use gatehouse_core::api_key::{self, ApiKey, Denial, KeyDigest, KeyRecord, KeyUsage, Verified};
+use gatehouse_core::api_key::{
+    self, ApiKey, Denial, KeyAccess, KeyDigest, KeyRecord, KeyUsage, Verified,
+};
 use gatehouse_core::scope::{Scope, ScopeSet};
 use gatehouse_store::UsageUpdate;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// One key: its record and its live usage.
+/// One key: its access settings and live usage under one lock (contended only by
+/// concurrent uses of the same key).
 #[derive(Debug)]
 struct KeyEntry {
-    record: RwLock<Arc<KeyRecord>>,
-    usage: Mutex<KeyUsage>,
+    state: Mutex<KeyState>,
     dirty: AtomicBool,
 }
 
-/// A verification's result, with the record when the key exists.
+#[derive(Debug)]
+struct KeyState {
+    access: KeyAccess,
+    usage: KeyUsage,
+}
+
+/// A verification's result.
 #[derive(Debug)]
 pub struct Lookup {
-    /// The key's record, when the digest is known.
-    pub record: Option<Arc<KeyRecord>>,
+    /// The key's settings, when the digest is known.
+    pub access: Option<KeyAccess>,
     /// Core's decision.
     pub decision: Result<Verified, Denial>,
+    /// Verifications left after this one, when limited.
+    pub remaining: Option<u64>,
 }
 
 /// Usage taken from the index to be written; see [`KeyIndex::requeue`].
 #[derive(Debug)]
 pub struct UsageBatch {
-    entries: Vec<Arc<KeyEntry>>,
+    digests: Vec<KeyDigest>,
     /// The rows to write.
     pub updates: Vec<UsageUpdate>,
 }
@@ -46,21 +59,25 @@ pub struct UsageBatch {
 /// All keys, by digest.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
-    by_digest: DashMap<KeyDigest, Arc<KeyEntry>, DigestHasher>,
-    dirty: Mutex<Vec<Arc<KeyEntry>>>,
-    /// Keys tend to share a handful of scope sets; one copy each keeps a million keys
-    /// small.
+    by_digest: DashMap<KeyDigest, Box<KeyEntry>, DigestHasher>,
+    dirty: Mutex<Vec<KeyDigest>>,
+    /// Keys tend to share a handful of scope sets; one copy each.
     scope_sets: Mutex<HashSet<ScopeSet>>,
 }
 
 impl KeyIndex {
     /// An index of `records`.
-    pub fn new(records: Vec<KeyRecord>) -> Self {
+    pub fn new(records: &[KeyRecord]) -> Self {
         let index = Self::default();
-        for record in records {
-            index.upsert(record, true);
-        }
+        index.extend(records);
         index
+    }
+
+    /// Adds `records` (loading in pages keeps start-up memory flat).
+    pub fn extend(&self, records: &[KeyRecord]) {
+        for record in records {
+            self.upsert(record, true);
+        }
     }
 
     /// Number of keys.
@@ -75,51 +92,63 @@ impl KeyIndex {
 
     /// Verifies `key` for `required` scopes at `now`, consuming usage if allowed.
     pub fn verify(&self, key: &ApiKey, required: &[Scope], now: UnixTime) -> Lookup {
-        let Some(entry) = self
-            .by_digest
-            .get(&key.digest())
-            .map(|e| Arc::clone(e.value()))
-        else {
-            return Lookup {
-                record: None,
-                decision: Err(Denial::NotFound),
+        let digest = key.digest();
+        let (lookup, newly_dirty) = {
+            let Some(entry) = self.by_digest.get(&digest) else {
+                return Lookup {
+                    access: None,
+                    decision: Err(Denial::NotFound),
+                    remaining: None,
+                };
             };
+            let mut state = entry.state.lock();
+            let KeyState { access, usage } = &mut *state;
+            let decision = api_key::verify(Some(access), usage, required, now);
+            let newly_dirty = decision.is_ok() && !entry.dirty.swap(true, Ordering::AcqRel);
+            let remaining = usage.remaining;
+            (
+                Lookup {
+                    access: Some(access.clone()),
+                    decision,
+                    remaining,
+                },
+                newly_dirty,
+            )
         };
-        let record = Arc::clone(&entry.record.read());
-        let decision = {
-            let mut usage = entry.usage.lock();
-            api_key::verify(Some(&record), &mut usage, required, now)
-        };
-        if decision.is_ok() && !entry.dirty.swap(true, Ordering::AcqRel) {
-            self.dirty.lock().push(Arc::clone(&entry));
+        // Outside the map's shard lock, so `take_dirty` never waits on it in reverse order.
+        if newly_dirty {
+            self.dirty.lock().push(digest);
         }
-        Lookup {
-            record: Some(record),
-            decision,
-        }
+        lookup
     }
 
     /// Adds or replaces a key. With `reset_usage`, the record's `remaining` and
     /// `last_used_at` replace the live ones; otherwise the live usage is kept.
-    pub fn upsert(&self, mut record: KeyRecord, reset_usage: bool) {
-        record.scopes = self.intern(record.scopes);
-        let digest = record.digest;
-        if let Some(entry) = self.by_digest.get(&digest) {
-            if reset_usage {
-                let mut usage = entry.usage.lock();
-                usage.remaining = record.remaining;
-                usage.last_used_at = record.last_used_at;
-            }
-            *entry.record.write() = Arc::new(record);
-            return;
-        }
-        let usage = KeyUsage::from_record(&record);
-        let entry = KeyEntry {
-            record: RwLock::new(Arc::new(record)),
-            usage: Mutex::new(usage),
-            dirty: AtomicBool::new(false),
-        };
-        self.by_digest.insert(digest, Arc::new(entry));
+    pub fn upsert(&self, record: impl std::borrow::Borrow<KeyRecord>, reset_usage: bool) {
+        let record = record.borrow();
+        let mut access = record.access();
+        access.scopes = self.intern(access.scopes);
+        self.by_digest
+            .entry(record.digest)
+            .and_modify(|entry| {
+                let mut state = entry.state.lock();
+                if reset_usage {
+                    state.usage.remaining = record.remaining;
+                    state.usage.last_used_at = record.last_used_at;
+                }
+                state.access = access.clone();
+            })
+            .or_insert_with(|| {
+                let usage = KeyUsage::from_record(record);
+                let state = Mutex::new(KeyState {
+                    access: access.clone(),
+                    usage,
+                });
+                Box::new(KeyEntry {
+                    state,
+                    dirty: AtomicBool::new(false),
+                })
+            });
     }
 
     /// Removes a key.
@@ -130,39 +159,47 @@ impl KeyIndex {
     /// The live usage of a key: `(remaining, last_used_at)`.
     pub fn usage(&self, digest: &KeyDigest) -> Option<(Option<u64>, Option<UnixTime>)> {
         self.by_digest.get(digest).map(|e| {
-            let usage = e.usage.lock();
-            (usage.remaining, usage.last_used_at)
+            let state = e.state.lock();
+            (state.usage.remaining, state.usage.last_used_at)
         })
     }
 
     /// The usage of every key used since the last call, to be written to the store.
     pub fn take_dirty(&self) -> UsageBatch {
-        let entries = std::mem::take(&mut *self.dirty.lock());
-        let updates = entries
-            .iter()
-            .map(|entry| {
-                // Cleared before reading: a use that races with this is marked again
-                // and written next time.
-                entry.dirty.store(false, Ordering::Release);
-                let usage = entry.usage.lock();
-                UsageUpdate {
-                    id: entry.record.read().id.clone(),
-                    last_used_at: usage.last_used_at,
-                    remaining: usage.remaining,
-                }
-            })
-            .collect();
-        UsageBatch { entries, updates }
+        let marked = std::mem::take(&mut *self.dirty.lock());
+        let mut batch = UsageBatch {
+            digests: Vec::with_capacity(marked.len()),
+            updates: Vec::with_capacity(marked.len()),
+        };
+        for digest in marked {
+            let Some(entry) = self.by_digest.get(&digest) else {
+                continue;
+            };
+            // Cleared before reading: a use racing with this marks it again and is
+            // written next time.
+            entry.dirty.store(false, Ordering::Release);
+            let state = entry.state.lock();
+            batch.updates.push(UsageUpdate {
+                id: state.access.id.to_string(),
+                last_used_at: state.usage.last_used_at,
+                remaining: state.usage.remaining,
+            });
+            batch.digests.push(digest);
+        }
+        batch
     }
 
     /// Marks a batch that could not be written as dirty again.
     pub fn requeue(&self, batch: UsageBatch) {
-        let mut dirty = self.dirty.lock();
-        for entry in batch.entries {
-            if !entry.dirty.swap(true, Ordering::AcqRel) {
-                dirty.push(entry);
+        let mut again = Vec::new();
+        for digest in batch.digests {
+            if let Some(entry) = self.by_digest.get(&digest)
+                && !entry.dirty.swap(true, Ordering::AcqRel)
+            {
+                again.push(digest);
             }
         }
+        self.dirty.lock().extend(again);
     }
 
     fn intern(&self, scopes: ScopeSet) -> ScopeSet {

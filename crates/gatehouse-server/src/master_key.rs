@@ -42,6 +42,12 @@ pub enum MasterKeyError {
         /// Why.
         source: std::io::Error,
     },
+    /// Dev mode on a store that was set up with a master key from the environment.
+    #[error(
+        "this store was set up with a master key from GATEHOUSE_MASTER_KEY or \
+         GATEHOUSE_MASTER_KEY_FILE, and neither is set"
+    )]
+    Missing,
     /// No randomness to generate a key.
     #[error("cannot generate a master key: the system random number generator is unavailable")]
     NoEntropy,
@@ -59,10 +65,13 @@ impl MasterKey {
     }
 
     /// Loads the key from the environment values given, or dev mode in `data_dir`.
+    /// `store_exists` says whether the store was created before: dev mode never makes a
+    /// new key for an existing store (it could only be the wrong one).
     pub fn load(
         env_key: Option<&str>,
         env_file: Option<&Path>,
         data_dir: &Path,
+        store_exists: bool,
     ) -> Result<(Self, MasterKeySource), MasterKeyError> {
         if let Some(text) = env_key {
             return Ok((
@@ -84,6 +93,9 @@ impl MasterKey {
                 Self::from_hex(&text, &path.display().to_string())?,
                 MasterKeySource::DevFile(path),
             ));
+        }
+        if store_exists {
+            return Err(MasterKeyError::Missing);
         }
         let mut key = [0u8; 32];
         crate::entropy::OsEntropy
@@ -134,7 +146,7 @@ mod tests {
     #[test]
     fn dev_mode_generates_a_private_file_and_reuses_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (first, source) = MasterKey::load(None, None, dir.path()).unwrap();
+        let (first, source) = MasterKey::load(None, None, dir.path(), false).unwrap();
         let path = dir.path().join("master.key");
         assert_eq!(source, MasterKeySource::DevFile(path.clone()));
         #[cfg(unix)]
@@ -145,7 +157,7 @@ mod tests {
                 0o600
             );
         }
-        let (second, _) = MasterKey::load(None, None, dir.path()).unwrap();
+        let (second, _) = MasterKey::load(None, None, dir.path(), false).unwrap();
         assert_eq!(first.check_value(), second.check_value());
     }
 
@@ -153,11 +165,21 @@ mod tests {
     fn environment_wins_and_malformed_values_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let hex = "ab".repeat(32);
-        let (_, source) = MasterKey::load(Some(&hex), None, dir.path()).unwrap();
+        let (_, source) = MasterKey::load(Some(&hex), None, dir.path(), false).unwrap();
         assert_eq!(source, MasterKeySource::Environment);
         assert!(!dir.path().join("master.key").exists());
-        assert!(MasterKey::load(Some("short"), None, dir.path()).is_err());
-        assert!(MasterKey::load(Some(&"zz".repeat(32)), None, dir.path()).is_err());
+        assert!(MasterKey::load(Some("short"), None, dir.path(), false).is_err());
+        assert!(MasterKey::load(Some(&"zz".repeat(32)), None, dir.path(), false).is_err());
+    }
+
+    #[test]
+    fn dev_mode_refuses_to_invent_a_key_for_an_existing_store() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            MasterKey::load(None, None, dir.path(), true),
+            Err(MasterKeyError::Missing)
+        ));
+        assert!(!dir.path().join("master.key").exists());
     }
 
     #[test]

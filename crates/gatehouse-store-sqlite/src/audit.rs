@@ -4,7 +4,7 @@ use crate::rows::{event_columns, event_from_row, to_i64};
 use crate::unavailable;
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
-use gatehouse_store::{AuditQuery, Order, StoreError};
+use gatehouse_store::{AuditQuery, Order, Pruned, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
 /// Rows per INSERT statement: 17 columns × 500 stays well under SQLite's variable limit.
@@ -104,13 +104,38 @@ pub async fn query(pool: &SqlitePool, query: &AuditQuery) -> Result<Vec<AuditEve
     rows.iter().map(event_from_row).collect()
 }
 
-pub async fn prune(pool: &SqlitePool, before: UnixTime) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM audit_events WHERE time < ? AND seq < (SELECT MAX(seq) FROM audit_events)",
+pub async fn prune(pool: &SqlitePool, before: UnixTime) -> Result<Pruned, StoreError> {
+    // IMMEDIATE takes the write lock first: a deferred transaction that reads and then
+    // writes fails if the audit writer commits in between, which under load is always.
+    let mut tx = pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(unavailable)?;
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(seq) FROM audit_events \
+         WHERE time < ? AND seq < (SELECT MAX(seq) FROM audit_events)",
     )
     .bind(before.as_millis())
-    .execute(pool)
+    .fetch_one(&mut *tx)
     .await
     .map_err(unavailable)?;
-    Ok(done.rows_affected())
+    let Some(last) = last else {
+        return Ok(Pruned {
+            deleted: 0,
+            starts_at: None,
+        });
+    };
+    // Everything up to `last`, not only what is old: a clock that stepped back must not
+    // leave a hole in the chain.
+    let done = sqlx::query("DELETE FROM audit_events WHERE seq <= ?")
+        .bind(last)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)?;
+    let last = u64::try_from(last).map_err(|_| StoreError::Corrupt(format!("audit seq {last}")))?;
+    Ok(Pruned {
+        deleted: done.rows_affected(),
+        starts_at: Some(last + 1),
+    })
 }

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
-use gatehouse_store::{AuditQuery, Store, StoreError, UsageUpdate};
+use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, UsageUpdate};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -85,6 +85,19 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_meta(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES (?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
         keys::insert(&self.pool, key).await
     }
@@ -136,7 +149,7 @@ impl Store for SqliteStore {
         audit::query(&self.pool, query).await
     }
 
-    async fn prune_audit(&self, before: UnixTime) -> Result<u64, StoreError> {
+    async fn prune_audit(&self, before: UnixTime) -> Result<Pruned, StoreError> {
         audit::prune(&self.pool, before).await
     }
 }

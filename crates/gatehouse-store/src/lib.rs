@@ -75,6 +75,18 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// What a retention run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events deleted.
+    pub deleted: u64,
+    /// Where the trail now starts as far as retention knows: one past the newest event
+    /// this run deleted; `None` if it deleted nothing. It is taken from what the run
+    /// deleted, not from the oldest event left, so events deleted by other means are
+    /// never passed off as pruned.
+    pub starts_at: Option<u64>,
+}
+
 /// Everything Gatehouse persists. Implementations must pass [`conformance`].
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -86,6 +98,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a named setting unless it is set already; returns whether it was set now.
     async fn set_meta_if_absent(&self, name: &str, value: &str) -> Result<bool, StoreError>;
+
+    /// Sets a named setting, replacing any value it had.
+    async fn set_meta(&self, name: &str, value: &str) -> Result<(), StoreError>;
 
     /// Stores a new key. [`StoreError::Conflict`] if the id or digest exists.
     async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
@@ -124,7 +139,8 @@ pub trait Store: Send + Sync + 'static {
     /// A page of events matching `query`.
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// Deletes events older than `before` (retention); returns how many. The newest
-    /// event is always kept so the chain can continue.
-    async fn prune_audit(&self, before: UnixTime) -> Result<u64, StoreError>;
+    /// Retention: deletes the events from the start of the trail up to the newest one
+    /// older than `before`, so the trail keeps no hole. The newest event is always kept
+    /// so the chain can continue.
+    async fn prune_audit(&self, before: UnixTime) -> Result<Pruned, StoreError>;
 }

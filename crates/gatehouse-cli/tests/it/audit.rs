@@ -1,6 +1,6 @@
 //! `gatehouse audit list|export|verify`, and tampering with the stored trail.
 
-use crate::support::{Home, Server, failure, sql};
+use crate::support::{Home, Server, failure, sql, sql_count, wait_for};
 use serde_json::Value;
 
 /// A server with some history: a key created and verified `verifies` times.
@@ -200,5 +200,54 @@ fn audit_verify_notices_a_forged_replacement_event() {
         line.contains("event 3 ") || line.contains("event 4 "),
         "{line}"
     );
+    server.stop();
+}
+
+#[test]
+fn audit_verify_notices_the_oldest_events_deleted() {
+    // Without a record of where the trail starts, this would pass for retention.
+    let mut home = Home::new();
+    let (mut server, admin, _id) = busy_server(&mut home, 3);
+    server.ok(&admin, &["audit", "verify"]);
+    let changed = sql(
+        &home.database(),
+        &["DELETE FROM audit_events WHERE seq <= 2"],
+    );
+    assert_eq!(changed, [2]);
+    let line = failure(&server.cli(&admin, &["audit", "verify"]));
+    assert!(line.contains("audit chain broken"), "{line}");
+    assert!(line.contains("events 1 to 2 are missing"), "{line}");
+    server.stop();
+}
+
+#[test]
+fn audit_verify_accepts_retention_but_not_a_deletion_beyond_it() {
+    let mut home = Home::new();
+    let (mut server, admin, _id) = busy_server(&mut home, 3);
+    server.stop();
+    // Ages the first three events past a one-day retention. Their hashes no longer
+    // match, which does not matter: retention deletes them at the next start.
+    sql(
+        &home.database(),
+        &["UPDATE audit_events SET time = time - 172800000 WHERE seq <= 3"],
+    );
+    let mut cmd = home.serve();
+    cmd.env("GATEHOUSE_AUDIT__RETENTION_DAYS", "1");
+    let mut server = home.start(cmd);
+    let watermark = "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta \
+                     WHERE name = 'audit_first_seq'), 0)";
+    wait_for("retention records where the trail starts", || {
+        sql_count(&home.database(), watermark) == 4
+    });
+    let out = server.ok(&admin, &["audit", "verify"]);
+    assert!(out.starts_with("audit chain ok: "), "{out}");
+
+    let changed = sql(
+        &home.database(),
+        &["DELETE FROM audit_events WHERE seq <= 5"],
+    );
+    assert_eq!(changed, [2]);
+    let line = failure(&server.cli(&admin, &["audit", "verify"]));
+    assert!(line.contains("events 4 to 5 are missing"), "{line}");
     server.stop();
 }

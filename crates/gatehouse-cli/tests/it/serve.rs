@@ -136,11 +136,15 @@ fn a_different_master_key_on_an_existing_data_dir_is_refused() {
     assert!(line.contains("master key is not the one"), "{line}");
     assert!(line.contains("GATEHOUSE_MASTER_KEY"), "{line}");
 
-    // Forgetting the variable (dev mode) is a different key as well.
+    // Forgetting the variable is refused before dev mode invents a key for this store.
     let mut dev = home.serve();
     dev.env_remove("GATEHOUSE_MASTER_KEY");
-    let line = serve_failure(&run(dev));
-    assert!(line.contains("master key is not the one"), "{line}");
+    let line = failure(&run(dev));
+    assert!(line.contains("neither is set"), "{line}");
+    assert!(
+        !home.data_dir().join("master.key").exists(),
+        "no stray dev key is left behind"
+    );
 
     let mut malformed = home.serve();
     malformed.env("GATEHOUSE_MASTER_KEY", "not-hex");
@@ -230,4 +234,27 @@ fn a_signal_as_soon_as_the_port_opens_still_shuts_down_cleanly() {
             server.stderr()
         );
     }
+}
+
+#[test]
+fn a_first_start_that_cannot_listen_creates_no_admin_key_it_cannot_print() {
+    let mut home = Home::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut blocked = home.serve_bare();
+    blocked
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(home.data_dir())
+        .env("GATEHOUSE_MASTER_KEY", MASTER_KEY);
+    let out = run(blocked);
+    let line = serve_failure(&out);
+    assert!(line.contains("cannot listen"), "{line}");
+    assert!(!stdout(&out).contains("GATEHOUSE_ADMIN_KEY="));
+    drop(taken);
+
+    // The next start on a free port is still the first start: it prints the key.
+    let (mut server, admin) = home.start_first();
+    assert!(is_gk_key(&admin));
+    server.ok(&admin, &["keys", "list"]);
+    server.stop();
 }

@@ -67,6 +67,18 @@ fn wait(child: &mut Child) -> Option<ExitStatus> {
     None
 }
 
+/// Polls `done` until it holds, failing the test after the deadline.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Text of a command's stdout.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()

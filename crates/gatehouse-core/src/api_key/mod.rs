@@ -9,7 +9,7 @@
 mod record;
 mod verify;
 
-pub use record::{KeyId, KeyRecord, RateLimit};
+pub use record::{KeyAccess, KeyId, KeyRecord, RateLimit};
 pub use verify::{Denial, KeyUsage, RateLimitState, Verified, verify};
 
 use crate::base62;

@@ -4,6 +4,7 @@ use super::{KeyDigest, Prefix};
 use crate::rate_limit::Rate;
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
+use std::sync::Arc;
 
 /// A key's public identifier, `key_…`. Safe to log and show.
 pub type KeyId = String;
@@ -50,6 +51,57 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// What verification needs of this key.
+    pub fn access(&self) -> KeyAccess {
+        KeyAccess {
+            id: Arc::from(self.id.as_str()),
+            subject: Arc::from(self.subject.as_str()),
+            scopes: self.scopes.clone(),
+            metadata: (!self.metadata.is_empty())
+                .then(|| serde_json::to_string(&self.metadata).ok())
+                .flatten()
+                .map(Arc::from),
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+            enabled: self.enabled,
+            rate_limit: self.rate_limit,
+        }
+    }
+
+    /// Whether the key is revoked at `now`.
+    pub fn is_revoked_at(&self, now: UnixTime) -> bool {
+        self.revoked_at.is_some_and(|t| t <= now)
+    }
+
+    /// Whether the key is expired at `now`.
+    pub fn is_expired_at(&self, now: UnixTime) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}
+
+/// What verification needs to know of a key, and nothing else: small enough to keep a
+/// million in memory, cheap to clone (shared strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyAccess {
+    /// Public identifier, `key_…`.
+    pub id: Arc<str>,
+    /// Who the key acts as.
+    pub subject: Arc<str>,
+    /// What the key may do.
+    pub scopes: ScopeSet,
+    /// The metadata object as JSON text; `None` when empty.
+    pub metadata: Option<Arc<str>>,
+    /// The key stops working at this time.
+    pub expires_at: Option<UnixTime>,
+    /// The key is revoked from this time on.
+    pub revoked_at: Option<UnixTime>,
+    /// A disabled key is refused.
+    pub enabled: bool,
+    /// Optional per-key rate limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl KeyAccess {
     /// Whether the key is revoked at `now`.
     pub fn is_revoked_at(&self, now: UnixTime) -> bool {
         self.revoked_at.is_some_and(|t| t <= now)

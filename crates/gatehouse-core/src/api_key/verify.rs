@@ -1,6 +1,6 @@
 //! The verification decision for a presented API key.
 
-use super::KeyRecord;
+use super::{KeyAccess, KeyRecord};
 use crate::auth::{AuthMethod, Authenticated};
 use crate::rate_limit::{BucketState, TokenBucket};
 use crate::scope::Scope;
@@ -76,18 +76,18 @@ pub struct Verified {
     pub rate: Option<RateLimitState>,
 }
 
-/// Decides whether the key whose record is `record` may be used at `now` for
-/// `required` scopes, and consumes one use and one rate-limit token if so.
+/// Decides whether the key with `access` may be used at `now` for `required` scopes,
+/// and consumes one use and one rate-limit token if so.
 ///
 /// Checks run from the most to the least permanent reason, and nothing is consumed by
 /// a refused request: a key over its rate limit keeps its usage count.
 pub fn verify(
-    record: Option<&KeyRecord>,
+    access: Option<&KeyAccess>,
     usage: &mut KeyUsage,
     required: &[Scope],
     now: UnixTime,
 ) -> Result<Verified, Denial> {
-    let record = record.ok_or(Denial::NotFound)?;
+    let record = access.ok_or(Denial::NotFound)?;
     if record.is_revoked_at(now) {
         return Err(Denial::Revoked);
     }
@@ -116,8 +116,8 @@ pub fn verify(
     usage.remaining = usage.remaining.map(|n| n - 1);
     usage.last_used_at = Some(now);
     let who = Authenticated::new(
-        record.subject.clone(),
-        record.id.clone(),
+        std::sync::Arc::clone(&record.subject),
+        std::sync::Arc::clone(&record.id),
         AuthMethod::ApiKey,
         record.scopes.clone(),
     );
@@ -161,7 +161,7 @@ mod tests {
     fn check(record: &KeyRecord, required: &[&str]) -> Result<Verified, Denial> {
         let required: Vec<Scope> = required.iter().map(|s| Scope::parse(s).unwrap()).collect();
         verify(
-            Some(record),
+            Some(&record.access()),
             &mut KeyUsage::from_record(record),
             &required,
             NOW,
@@ -228,15 +228,19 @@ mod tests {
         r.remaining = Some(2);
         let mut usage = KeyUsage::from_record(&r);
         assert_eq!(
-            verify(Some(&r), &mut usage, &[], NOW).unwrap().remaining,
+            verify(Some(&r.access()), &mut usage, &[], NOW)
+                .unwrap()
+                .remaining,
             Some(1)
         );
         assert_eq!(
-            verify(Some(&r), &mut usage, &[], NOW).unwrap().remaining,
+            verify(Some(&r.access()), &mut usage, &[], NOW)
+                .unwrap()
+                .remaining,
             Some(0)
         );
         assert_eq!(
-            verify(Some(&r), &mut usage, &[], NOW).unwrap_err(),
+            verify(Some(&r.access()), &mut usage, &[], NOW).unwrap_err(),
             Denial::UsageExceeded
         );
         assert_eq!(usage.last_used_at, Some(NOW));
@@ -251,8 +255,8 @@ mod tests {
             duration_ms: 60_000,
         });
         let mut usage = KeyUsage::from_record(&r);
-        assert!(verify(Some(&r), &mut usage, &[], NOW).is_ok());
-        let denial = verify(Some(&r), &mut usage, &[], NOW).unwrap_err();
+        assert!(verify(Some(&r.access()), &mut usage, &[], NOW).is_ok());
+        let denial = verify(Some(&r.access()), &mut usage, &[], NOW).unwrap_err();
         assert!(matches!(denial, Denial::RateLimited(s) if s.retry_after_ms == Some(60_000)));
         assert_eq!(usage.remaining, Some(9));
     }

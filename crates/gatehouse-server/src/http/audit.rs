@@ -1,17 +1,18 @@
-//! `GET /admin/v1/audit`: the audit trail, filtered and paginated
-//! (`gatehouse:audit:read`).
+//! `GET /admin/v1/audit`: the audit trail, filtered and paginated, and
+//! `GET /admin/v1/audit/head`: where it starts and ends (`gatehouse:audit:read`).
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Caller};
+use crate::audit_log;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use gatehouse_api::audit::Event;
+use axum::response::Response;
+use gatehouse_api::audit::{AuditHead, Event};
 use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use gatehouse_api::timestamp::from_datetime;
 use gatehouse_api::{Page, Problem};
-use gatehouse_core::audit::Outcome;
+use gatehouse_core::audit::{ChainHash, Outcome};
 use gatehouse_core::scope::AUDIT_READ;
 use gatehouse_store::{AuditQuery, Order};
 use serde::Deserialize;
@@ -53,9 +54,54 @@ pub struct AuditFilter {
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiQuery(f): ApiQuery<AuditFilter>,
-) -> Result<Json<Page<Event>>, ApiError> {
-    caller.authorize(&state, AUDIT_READ, "audit.read").await?;
+    filter: Result<ApiQuery<AuditFilter>, ApiError>,
+) -> Result<Response, ApiError> {
+    caller
+        .audited(&state, "audit.read", None, async {
+            caller.require(AUDIT_READ)?;
+            let ApiQuery(f) = filter?;
+            let query = parse_filter(f)?;
+            // Read-your-writes: what was answered before this request is in the trail.
+            state.audit.flush().await;
+            let events = state.store.query_audit(&query).await?;
+            let next_cursor = (events.len() == query.limit as usize)
+                .then(|| events.last().map(|e| e.seq.to_string()))
+                .flatten();
+            Ok(Json(Page {
+                items: events.iter().map(Event::from).collect(),
+                next_cursor,
+            }))
+        })
+        .await
+}
+
+/// `GET /admin/v1/audit/head` — where the trail must start and where it ends
+/// (`gatehouse:audit:read`): the oldest event retention kept (1 if it never pruned)
+/// and the newest event written, including every event of a request answered before
+/// this one. The head comes from the audit writer, not from the stored events, so a
+/// trail cut short in the store does not match it.
+#[utoipa::path(get, path = "/admin/v1/audit/head", tag = "audit",
+    responses((status = 200, body = AuditHead), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn head(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller
+        .audited(&state, "audit.head", None, async {
+            caller.require(AUDIT_READ)?;
+            let first_seq = audit_log::first_seq(state.store.as_ref()).await?;
+            let (head_seq, head_hash) =
+                state.audit.head().await?.unwrap_or((0, ChainHash::GENESIS));
+            Ok(Json(AuditHead {
+                first_seq,
+                head_seq,
+                head_hash: head_hash.to_hex(),
+            }))
+        })
+        .await
+}
+
+fn parse_filter(f: AuditFilter) -> Result<AuditQuery, ApiError> {
     let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -85,7 +131,7 @@ pub async fn list(
             ApiError::bad_request("invalid_query", "cursor is not one this API issued")
         })?),
     };
-    let query = AuditQuery {
+    Ok(AuditQuery {
         principal: f.principal,
         credential_id: f.credential_id,
         action: f.action,
@@ -95,18 +141,5 @@ pub async fn list(
         after_seq,
         order,
         limit,
-    };
-    // Read-your-writes: what was answered before this request is in the trail.
-    state.audit.flush().await;
-    let events = state.store.query_audit(&query).await?;
-    let next_cursor = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.seq.to_string()))
-        .flatten();
-    caller
-        .allowed(&state, "audit.read", None, StatusCode::OK)
-        .await;
-    Ok(Json(Page {
-        items: events.iter().map(Event::from).collect(),
-        next_cursor,
-    }))
+    })
 }

@@ -104,10 +104,55 @@ impl ApiError {
 
 const BEARER: &str = "Bearer realm=\"gatehouse\"";
 
+impl ApiError {
+    /// The HTTP status and the problem's stable `code`: what the caller is answered and
+    /// what the audit trail records as the reason of a refusal.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthenticated(failure) => match failure {
+                AuthFailure::Denied(Denial::RateLimited(_)) => {
+                    (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+                }
+                AuthFailure::Missing | AuthFailure::WrongScheme => {
+                    (StatusCode::UNAUTHORIZED, "missing_credential")
+                }
+                AuthFailure::Ambiguous | AuthFailure::Malformed(_) | AuthFailure::Denied(_) => {
+                    (StatusCode::UNAUTHORIZED, "invalid_credential")
+                }
+            },
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            Self::Escalation(_) => (StatusCode::FORBIDDEN, "scope_escalation"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NoRoute => (StatusCode::NOT_FOUND, "no_route"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            Self::Store(e) => match e {
+                StoreError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+                StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                StoreError::Unavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+                }
+                StoreError::Corrupt(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt"),
+            },
+            Self::EntropyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "entropy_unavailable"),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
         let mut headers = HeaderMap::new();
-        let (status, code, detail): (StatusCode, &str, String) = match self {
+        let detail: String = match self {
             Self::Unauthenticated(failure) => match failure {
                 AuthFailure::Denied(Denial::RateLimited(state)) => {
                     let retry = state.retry_after_ms.unwrap_or(0).div_ceil(1000).max(1);
@@ -117,39 +162,23 @@ impl IntoResponse for ApiError {
                         "ratelimit",
                         &format!("limit={}, remaining=0, reset={retry}", state.limit),
                     );
-                    (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "rate_limited",
-                        "this API key is over its rate limit".into(),
-                    )
+                    "this API key is over its rate limit".into()
                 }
                 AuthFailure::Missing | AuthFailure::WrongScheme => {
                     insert(&mut headers, "www-authenticate", BEARER);
-                    let detail =
-                        "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`";
-                    (
-                        StatusCode::UNAUTHORIZED,
-                        "missing_credential",
-                        detail.into(),
-                    )
+                    "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`".into()
                 }
-                other => {
-                    let detail = match other {
-                        AuthFailure::Ambiguous => {
-                            "send the API key in one header, not both".to_owned()
-                        }
-                        AuthFailure::Malformed(e) => format!("the API key is malformed: {e}"),
-                        AuthFailure::Denied(d) => {
-                            format!("the API key is not valid ({})", d.code())
-                        }
-                        AuthFailure::Missing | AuthFailure::WrongScheme => String::new(),
-                    };
-                    insert(
-                        &mut headers,
-                        "www-authenticate",
-                        &format!("{BEARER}, error=\"invalid_token\""),
-                    );
-                    (StatusCode::UNAUTHORIZED, "invalid_credential", detail)
+                AuthFailure::Ambiguous => {
+                    invalid_token(&mut headers);
+                    "send the API key in one header, not both".into()
+                }
+                AuthFailure::Malformed(e) => {
+                    invalid_token(&mut headers);
+                    format!("the API key is malformed: {e}")
+                }
+                AuthFailure::Denied(d) => {
+                    invalid_token(&mut headers);
+                    format!("the API key is not valid ({})", d.code())
                 }
             },
             Self::Forbidden(f) => {
@@ -158,71 +187,30 @@ impl IntoResponse for ApiError {
                     f.needed
                 );
                 insert(&mut headers, "www-authenticate", &challenge);
-                (StatusCode::FORBIDDEN, "insufficient_scope", f.to_string())
+                f.to_string()
             }
-            Self::Escalation(e) => (StatusCode::FORBIDDEN, "scope_escalation", e.to_string()),
-            Self::NotFound(what) => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no such {what}"),
-            ),
-            Self::NoRoute => (
-                StatusCode::NOT_FOUND,
-                "no_route",
-                "no endpoint at this path".into(),
-            ),
-            Self::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take this method".into(),
-            ),
-            Self::BadRequest { code, detail } => (StatusCode::BAD_REQUEST, code, detail),
-            Self::Conflict { code, detail } => (StatusCode::CONFLICT, code, detail),
-            Self::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is over 64 KiB".into(),
-            ),
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as `Content-Type: application/json`".into(),
-            ),
-            Self::HeadersTooLarge => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "headers_too_large",
-                "the request headers are over 16 KiB".into(),
-            ),
+            Self::Escalation(e) => e.to_string(),
+            Self::NotFound(what) => format!("no such {what}"),
+            Self::NoRoute => "no endpoint at this path".into(),
+            Self::MethodNotAllowed => "this endpoint does not take this method".into(),
+            Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => detail,
+            Self::PayloadTooLarge => "the request body is over 64 KiB".into(),
+            Self::UnsupportedMediaType => {
+                "send the body as `Content-Type: application/json`".into()
+            }
+            Self::HeadersTooLarge => "the request headers are over 16 KiB".into(),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store error");
                 match e {
-                    StoreError::NotFound => (
-                        StatusCode::NOT_FOUND,
-                        "not_found",
-                        "no such resource".into(),
-                    ),
-                    StoreError::Conflict(_) => (
-                        StatusCode::CONFLICT,
-                        "conflict",
-                        "the resource changed or exists already; retry".into(),
-                    ),
-                    StoreError::Unavailable(_) => (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "store_unavailable",
-                        "the store is unavailable; retry".into(),
-                    ),
-                    StoreError::Corrupt(_) => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "store_corrupt",
-                        "stored data could not be read".into(),
-                    ),
+                    StoreError::NotFound => "no such resource".into(),
+                    StoreError::Conflict(_) => {
+                        "the resource changed or exists already; retry".into()
+                    }
+                    StoreError::Unavailable(_) => "the store is unavailable; retry".into(),
+                    StoreError::Corrupt(_) => "stored data could not be read".into(),
                 }
             }
-            Self::EntropyUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "entropy_unavailable",
-                "the system random number generator is unavailable".into(),
-            ),
+            Self::EntropyUnavailable => "the system random number generator is unavailable".into(),
         };
         problem(status, code, detail, headers)
     }
@@ -244,6 +232,14 @@ pub fn problem(status: StatusCode, code: &str, detail: String, mut headers: Head
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     (status, headers, json).into_response()
+}
+
+fn invalid_token(headers: &mut HeaderMap) {
+    insert(
+        headers,
+        "www-authenticate",
+        &format!("{BEARER}, error=\"invalid_token\""),
+    );
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

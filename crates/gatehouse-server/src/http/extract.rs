@@ -10,10 +10,9 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::{Json, http::header};
-use gatehouse_core::api_key::{ApiKey, KeyRecord};
-use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_core::api_key::ApiKey;
+use gatehouse_core::audit::Outcome;
 use gatehouse_core::auth::Authenticated;
-use gatehouse_core::policy;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -69,15 +68,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let ctx = RequestContext::of(parts, state);
         match authenticate(&parts.headers, state) {
             Ok(who) => Ok(Self { who, ctx }),
-            Err((failure, record)) => {
-                let status = if matches!(
-                    failure,
-                    AuthFailure::Denied(gatehouse_core::api_key::Denial::RateLimited(_))
-                ) {
-                    StatusCode::TOO_MANY_REQUESTS
-                } else {
-                    StatusCode::UNAUTHORIZED
-                };
+            Err((failure, known)) => {
+                let error = ApiError::Unauthenticated(failure);
+                let (status, _) = error.status_and_code();
                 let mut event = ctx.event(
                     state.clock.now(),
                     "api.authenticate",
@@ -86,27 +79,30 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 );
                 event.reason = Some(failure.reason().to_owned());
                 event.auth_method = Some(String::from("api_key"));
-                if let Some(record) = record {
-                    event.principal = Some(record.subject.clone());
-                    event.credential_id = Some(record.id.clone());
+                if let Some((subject, key_id)) = known {
+                    event.principal = Some(subject.to_string());
+                    event.credential_id = Some(key_id.to_string());
                 }
                 state.audit.record(event).await;
-                Err(ApiError::Unauthenticated(failure))
+                Err(error)
             }
         }
     }
 }
 
-type Refusal = (AuthFailure, Option<Arc<KeyRecord>>);
+/// A refusal, with the key's subject and id when the key exists (for the audit trail).
+type Refusal = (AuthFailure, Option<(Arc<str>, Arc<str>)>);
 
 fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Authenticated, Refusal> {
     let presented = presented_key(headers).map_err(|f| (f, None))?;
     let key = ApiKey::parse(presented).map_err(|e| (AuthFailure::Malformed(e), None))?;
     let lookup = state.keys.verify(&key, &[], state.clock.now());
-    lookup
-        .decision
-        .map(|v| v.who)
-        .map_err(|d| (AuthFailure::Denied(d), lookup.record))
+    lookup.decision.map(|v| v.who).map_err(|d| {
+        (
+            AuthFailure::Denied(d),
+            lookup.access.map(|a| (a.subject, a.id)),
+        )
+    })
 }
 
 /// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them.
@@ -137,73 +133,6 @@ fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
         (Some(_), Some(_)) => Err(AuthFailure::Ambiguous),
         (Some(k), None) | (None, Some(k)) => Ok(k),
         (None, None) => Err(AuthFailure::Missing),
-    }
-}
-
-impl Caller {
-    /// An audit event for this caller.
-    pub fn event(
-        &self,
-        state: &AppState,
-        action: &str,
-        outcome: Outcome,
-        status: StatusCode,
-    ) -> EventBody {
-        let mut event = self
-            .ctx
-            .event(state.clock.now(), action, outcome, status.as_u16());
-        event.principal = Some(self.who.principal().to_owned());
-        event.credential_id = Some(self.who.credential_id().to_owned());
-        event.auth_method = Some(self.who.method().as_str().to_owned());
-        event
-    }
-
-    /// Records that `action` on `target` succeeded with `status`.
-    pub async fn allowed(
-        &self,
-        state: &AppState,
-        action: &str,
-        target: Option<&str>,
-        status: StatusCode,
-    ) {
-        let mut event = self.event(state, action, Outcome::Allowed, status);
-        event.target = target.map(str::to_owned);
-        state.audit.record(event).await;
-    }
-
-    /// Records that `action` on `target` was refused, and returns the refusal.
-    pub async fn refused(
-        &self,
-        state: &AppState,
-        action: &str,
-        target: Option<&str>,
-        error: ApiError,
-    ) -> ApiError {
-        let (status, reason) = match &error {
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
-            ApiError::Escalation(_) => (StatusCode::FORBIDDEN, "scope_escalation"),
-            _ => (StatusCode::BAD_REQUEST, "refused"),
-        };
-        let mut event = self.event(state, action, Outcome::Denied, status);
-        event.target = target.map(str::to_owned);
-        event.reason = Some(reason.to_owned());
-        state.audit.record(event).await;
-        error
-    }
-
-    /// Requires `scope` for `action`; a refusal is audited.
-    pub async fn authorize(
-        &self,
-        state: &AppState,
-        scope: &str,
-        action: &str,
-    ) -> Result<(), ApiError> {
-        match policy::authorize(&self.who, scope) {
-            Ok(_) => Ok(()),
-            Err(forbidden) => Err(self
-                .refused(state, action, None, ApiError::Forbidden(forbidden))
-                .await),
-        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! `/admin/v1/keys`: API key management. Every endpoint needs `gatehouse:keys`, and a
 //! caller can only create or manage keys whose scopes it holds itself.
+//! Each request is one audit event, recorded by [`Caller::audited`] from the result.
 
+use super::action::AuditTarget;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::state::AppState;
@@ -40,63 +42,62 @@ pub struct ListKeys {
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(req): ApiJson<CreateKey>,
+    req: Result<ApiJson<CreateKey>, ApiError>,
 ) -> Result<Response, ApiError> {
-    const ACTION: &str = "key.create";
-    caller.authorize(&state, KEYS, ACTION).await?;
-    let now = state.clock.now();
-    let prefix = match &req.prefix {
-        Some(p) => {
-            Prefix::parse(p).map_err(|e| ApiError::bad_request("invalid_prefix", e.to_string()))?
-        }
-        None => state.settings.default_key_prefix.clone(),
-    };
-    let scopes = parse_scopes(&req.scopes)?;
-    if let Err(e) = policy::may_mint(caller.who.scopes(), &scopes) {
-        return Err(caller
-            .refused(&state, ACTION, None, ApiError::Escalation(e))
-            .await);
-    }
-    let name = checked_name(&req.name)?;
-    let subject = match &req.subject {
-        Some(s) => checked_text("subject", s)?,
-        None => name.clone(),
-    };
-    let expires_at = req.expires_at.map(from_datetime);
-    check_future(expires_at, now)?;
-    let mut entropy = crate::entropy::OsEntropy;
-    let key = ApiKey::generate(&prefix, &mut entropy)?;
-    let record = KeyRecord {
-        id: id::generate("key", now, &mut entropy)?,
-        digest: key.digest(),
-        prefix,
-        start: key.start(),
-        name,
-        subject,
-        scopes,
-        metadata: req.metadata.unwrap_or_default(),
-        created_at: now,
-        updated_at: now,
-        expires_at,
-        revoked_at: None,
-        last_used_at: None,
-        enabled: req.enabled.unwrap_or(true),
-        rate_limit: req.ratelimit.map(checked_rate).transpose()?,
-        remaining: req.remaining,
-    };
-    {
-        let _writing = state.key_writes.lock().await;
-        state.store.insert_key(&record).await?;
-        state.keys.upsert(record.clone(), true);
-    }
     caller
-        .allowed(&state, ACTION, Some(&record.id), StatusCode::CREATED)
-        .await;
-    let body = CreatedKey {
-        info: Key::from_record(&record, record.remaining, None),
-        key: key.reveal().to_owned(),
-    };
-    Ok(created(&record.id, Json(body)))
+        .audited(&state, "key.create", None, async {
+            caller.require(KEYS)?;
+            let ApiJson(req) = req?;
+            let now = state.clock.now();
+            let prefix = match &req.prefix {
+                Some(p) => Prefix::parse(p)
+                    .map_err(|e| ApiError::bad_request("invalid_prefix", e.to_string()))?,
+                None => state.settings.default_key_prefix.clone(),
+            };
+            let scopes = parse_scopes(&req.scopes)?;
+            policy::may_mint(caller.who.scopes(), &scopes).map_err(ApiError::Escalation)?;
+            let name = checked_name(&req.name)?;
+            let subject = match &req.subject {
+                Some(s) => checked_text("subject", s)?,
+                None => name.clone(),
+            };
+            let expires_at = req.expires_at.map(from_datetime);
+            check_future(expires_at, now)?;
+            let mut entropy = crate::entropy::OsEntropy;
+            let key = ApiKey::generate(&prefix, &mut entropy)?;
+            let record = KeyRecord {
+                id: id::generate("key", now, &mut entropy)?,
+                digest: key.digest(),
+                prefix,
+                start: key.start(),
+                name,
+                subject,
+                scopes,
+                metadata: req.metadata.unwrap_or_default(),
+                created_at: now,
+                updated_at: now,
+                expires_at,
+                revoked_at: None,
+                last_used_at: None,
+                enabled: req.enabled.unwrap_or(true),
+                rate_limit: req.ratelimit.map(checked_rate).transpose()?,
+                remaining: req.remaining,
+            };
+            {
+                let _writing = state.key_writes.lock().await;
+                state.store.insert_key(&record).await?;
+                state.keys.upsert(record.clone(), true);
+            }
+            let body = CreatedKey {
+                info: Key::from_record(&record, record.remaining, None),
+                key: key.reveal().to_owned(),
+            };
+            Ok((
+                AuditTarget(record.id.clone()),
+                created(&record.id, Json(body)),
+            ))
+        })
+        .await
 }
 
 /// `GET /admin/v1/keys` — list keys by id, oldest first (`gatehouse:keys`).
@@ -105,25 +106,27 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<ListKeys>,
-) -> Result<Json<Page<Key>>, ApiError> {
-    caller.authorize(&state, KEYS, "key.list").await?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be 1 to {MAX_LIMIT}"),
-        ));
-    }
-    let records = state.store.list_keys(q.cursor.as_deref(), limit).await?;
-    let next_cursor = (records.len() == limit as usize)
-        .then(|| records.last().map(|r| r.id.clone()))
-        .flatten();
-    let items = records.iter().map(|r| view(&state, r)).collect();
+    query: Result<ApiQuery<ListKeys>, ApiError>,
+) -> Result<Response, ApiError> {
     caller
-        .allowed(&state, "key.list", None, StatusCode::OK)
-        .await;
-    Ok(Json(Page { items, next_cursor }))
+        .audited(&state, "key.list", None, async {
+            caller.require(KEYS)?;
+            let ApiQuery(q) = query?;
+            let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+            if !(1..=MAX_LIMIT).contains(&limit) {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be 1 to {MAX_LIMIT}"),
+                ));
+            }
+            let records = state.store.list_keys(q.cursor.as_deref(), limit).await?;
+            let next_cursor = (records.len() == limit as usize)
+                .then(|| records.last().map(|r| r.id.clone()))
+                .flatten();
+            let items = records.iter().map(|r| view(&state, r)).collect();
+            Ok(Json(Page { items, next_cursor }))
+        })
+        .await
 }
 
 /// `GET /admin/v1/keys/{id}` — one key (`gatehouse:keys`).
@@ -132,14 +135,16 @@ pub async fn list(
 pub async fn show(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(key_id): ApiPath<String>,
-) -> Result<Json<Key>, ApiError> {
-    caller.authorize(&state, KEYS, "key.show").await?;
-    let record = find(&state, &key_id).await?;
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (key_id, target) = key_path(path);
     caller
-        .allowed(&state, "key.show", Some(&record.id), StatusCode::OK)
-        .await;
-    Ok(Json(view(&state, &record)))
+        .audited(&state, "key.show", target.as_deref(), async {
+            caller.require(KEYS)?;
+            let record = find(&state, &key_id?).await?;
+            Ok(Json(view(&state, &record)))
+        })
+        .await
 }
 
 /// `PATCH /admin/v1/keys/{id}` — change a key's settings (`gatehouse:keys`). Takes
@@ -150,53 +155,52 @@ pub async fn show(
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(key_id): ApiPath<String>,
-    ApiJson(req): ApiJson<UpdateKey>,
-) -> Result<Json<Key>, ApiError> {
-    const ACTION: &str = "key.update";
-    caller.authorize(&state, KEYS, ACTION).await?;
-    let now = state.clock.now();
-    let _writing = state.key_writes.lock().await;
-    let mut record = find(&state, &key_id).await?;
-    manageable(&state, &caller, ACTION, &record).await?;
-    if let Some(name) = &req.name {
-        record.name = checked_name(name)?;
-    }
-    if let Some(scopes) = &req.scopes {
-        let scopes = parse_scopes(scopes)?;
-        if let Err(e) = policy::may_mint(caller.who.scopes(), &scopes) {
-            return Err(caller
-                .refused(&state, ACTION, Some(&record.id), ApiError::Escalation(e))
-                .await);
-        }
-        record.scopes = scopes;
-    }
-    if let Some(metadata) = req.metadata {
-        record.metadata = metadata;
-    }
-    if let Some(expires_at) = req.expires_at {
-        let expires_at = expires_at.map(from_datetime);
-        check_future(expires_at, now)?;
-        record.expires_at = expires_at;
-    }
-    if let Some(enabled) = req.enabled {
-        record.enabled = enabled;
-    }
-    if let Some(rate) = req.ratelimit {
-        record.rate_limit = rate.map(checked_rate).transpose()?;
-    }
-    overlay_live_usage(&state, &mut record);
-    let reset_usage = req.remaining.is_some();
-    if let Some(remaining) = req.remaining {
-        record.remaining = remaining;
-    }
-    record.updated_at = now;
-    state.store.update_key(&record).await?;
-    state.keys.upsert(record.clone(), reset_usage);
+    path: Result<ApiPath<String>, ApiError>,
+    req: Result<ApiJson<UpdateKey>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (key_id, target) = key_path(path);
     caller
-        .allowed(&state, ACTION, Some(&record.id), StatusCode::OK)
-        .await;
-    Ok(Json(view(&state, &record)))
+        .audited(&state, "key.update", target.as_deref(), async {
+            caller.require(KEYS)?;
+            let key_id = key_id?;
+            let ApiJson(req) = req?;
+            let now = state.clock.now();
+            let _writing = state.key_writes.lock().await;
+            let mut record = find(&state, &key_id).await?;
+            manageable(&caller, &record)?;
+            if let Some(name) = &req.name {
+                record.name = checked_name(name)?;
+            }
+            if let Some(scopes) = &req.scopes {
+                let scopes = parse_scopes(scopes)?;
+                policy::may_mint(caller.who.scopes(), &scopes).map_err(ApiError::Escalation)?;
+                record.scopes = scopes;
+            }
+            if let Some(metadata) = req.metadata {
+                record.metadata = metadata;
+            }
+            if let Some(expires_at) = req.expires_at {
+                let expires_at = expires_at.map(from_datetime);
+                check_future(expires_at, now)?;
+                record.expires_at = expires_at;
+            }
+            if let Some(enabled) = req.enabled {
+                record.enabled = enabled;
+            }
+            if let Some(rate) = req.ratelimit {
+                record.rate_limit = rate.map(checked_rate).transpose()?;
+            }
+            overlay_live_usage(&state, &mut record);
+            let reset_usage = req.remaining.is_some();
+            if let Some(remaining) = req.remaining {
+                record.remaining = remaining;
+            }
+            record.updated_at = now;
+            state.store.update_key(&record).await?;
+            state.keys.upsert(record.clone(), reset_usage);
+            Ok(Json(view(&state, &record)))
+        })
+        .await
 }
 
 /// `POST /admin/v1/keys/{id}/revoke` — revoke a key now, permanently
@@ -206,26 +210,28 @@ pub async fn update(
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(key_id): ApiPath<String>,
-) -> Result<Json<Key>, ApiError> {
-    const ACTION: &str = "key.revoke";
-    caller.authorize(&state, KEYS, ACTION).await?;
-    let now = state.clock.now();
-    let _writing = state.key_writes.lock().await;
-    let mut record = find(&state, &key_id).await?;
-    manageable(&state, &caller, ACTION, &record).await?;
-    if !record.is_revoked_at(now) {
-        // Brings a rotation's grace period to an end too.
-        record.revoked_at = Some(now);
-        record.updated_at = now;
-        overlay_live_usage(&state, &mut record);
-        state.store.update_key(&record).await?;
-        state.keys.upsert(record.clone(), false);
-    }
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (key_id, target) = key_path(path);
     caller
-        .allowed(&state, ACTION, Some(&record.id), StatusCode::OK)
-        .await;
-    Ok(Json(view(&state, &record)))
+        .audited(&state, "key.revoke", target.as_deref(), async {
+            caller.require(KEYS)?;
+            let key_id = key_id?;
+            let now = state.clock.now();
+            let _writing = state.key_writes.lock().await;
+            let mut record = find(&state, &key_id).await?;
+            manageable(&caller, &record)?;
+            if !record.is_revoked_at(now) {
+                // Brings a rotation's grace period to an end too.
+                record.revoked_at = Some(now);
+                record.updated_at = now;
+                overlay_live_usage(&state, &mut record);
+                state.store.update_key(&record).await?;
+                state.keys.upsert(record.clone(), false);
+            }
+            Ok(Json(view(&state, &record)))
+        })
+        .await
 }
 
 /// `POST /admin/v1/keys/{id}/rotate` — a new key with the same settings; the old one
@@ -237,61 +243,64 @@ pub async fn revoke(
 pub async fn rotate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(key_id): ApiPath<String>,
+    path: Result<ApiPath<String>, ApiError>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    const ACTION: &str = "key.rotate";
-    caller.authorize(&state, KEYS, ACTION).await?;
-    let body = body.map_err(super::extract::bytes_rejection)?;
-    let req = optional_json::<RotateKey>(&headers, &body)?;
-    if req.grace_period_seconds > MAX_GRACE_SECONDS {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "grace_period_seconds is at most 2592000 (30 days)",
-        ));
-    }
-    let now = state.clock.now();
-    let _writing = state.key_writes.lock().await;
-    let mut old = find(&state, &key_id).await?;
-    manageable(&state, &caller, ACTION, &old).await?;
-    if old.is_revoked_at(now) {
-        return Err(ApiError::Conflict {
-            code: "key_revoked",
-            detail: "a revoked key cannot be rotated".into(),
-        });
-    }
-    overlay_live_usage(&state, &mut old);
-    let mut entropy = crate::entropy::OsEntropy;
-    let key = ApiKey::generate(&old.prefix, &mut entropy)?;
-    let new = KeyRecord {
-        id: id::generate("key", now, &mut entropy)?,
-        digest: key.digest(),
-        start: key.start(),
-        created_at: now,
-        updated_at: now,
-        last_used_at: None,
-        ..old.clone()
-    };
-    let grace_ends =
-        now.plus_millis(i64::try_from(req.grace_period_seconds * 1000).unwrap_or(i64::MAX));
-    old.revoked_at = Some(old.revoked_at.map_or(grace_ends, |t| t.min(grace_ends)));
-    old.updated_at = now;
-    state.store.rotate_key(&old, &new).await?;
-    state.keys.upsert(old.clone(), false);
-    state.keys.upsert(new.clone(), true);
+    let (key_id, target) = key_path(path);
     caller
-        .allowed(&state, ACTION, Some(&old.id), StatusCode::CREATED)
-        .await;
-    caller
-        .allowed(&state, "key.create", Some(&new.id), StatusCode::CREATED)
-        .await;
-    let body = RotatedKey {
-        info: Key::from_record(&new, new.remaining, None),
-        key: key.reveal().to_owned(),
-        previous: view(&state, &old),
-    };
-    Ok(created(&new.id, Json(body)))
+        .audited(&state, "key.rotate", target.as_deref(), async {
+            caller.require(KEYS)?;
+            let key_id = key_id?;
+            let body = body.map_err(super::extract::bytes_rejection)?;
+            let req = optional_json::<RotateKey>(&headers, &body)?;
+            if req.grace_period_seconds > MAX_GRACE_SECONDS {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "grace_period_seconds is at most 2592000 (30 days)",
+                ));
+            }
+            let now = state.clock.now();
+            let _writing = state.key_writes.lock().await;
+            let mut old = find(&state, &key_id).await?;
+            manageable(&caller, &old)?;
+            if old.is_revoked_at(now) {
+                return Err(ApiError::Conflict {
+                    code: "key_revoked",
+                    detail: "a revoked key cannot be rotated".into(),
+                });
+            }
+            overlay_live_usage(&state, &mut old);
+            let mut entropy = crate::entropy::OsEntropy;
+            let key = ApiKey::generate(&old.prefix, &mut entropy)?;
+            let new = KeyRecord {
+                id: id::generate("key", now, &mut entropy)?,
+                digest: key.digest(),
+                start: key.start(),
+                created_at: now,
+                updated_at: now,
+                last_used_at: None,
+                ..old.clone()
+            };
+            let grace_ends =
+                now.plus_millis(i64::try_from(req.grace_period_seconds * 1000).unwrap_or(i64::MAX));
+            old.revoked_at = Some(old.revoked_at.map_or(grace_ends, |t| t.min(grace_ends)));
+            old.updated_at = now;
+            state.store.rotate_key(&old, &new).await?;
+            state.keys.upsert(old.clone(), false);
+            state.keys.upsert(new.clone(), true);
+            // A rotation is two actions: the new key's creation gets its own event.
+            caller
+                .allowed(&state, "key.create", Some(&new.id), StatusCode::CREATED)
+                .await;
+            let body = RotatedKey {
+                info: Key::from_record(&new, new.remaining, None),
+                key: key.reveal().to_owned(),
+                previous: view(&state, &old),
+            };
+            Ok(created(&new.id, Json(body)))
+        })
+        .await
 }
 
 /// `DELETE /admin/v1/keys/{id}` — delete a key and its record (`gatehouse:keys`).
@@ -300,19 +309,33 @@ pub async fn rotate(
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(key_id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
-    const ACTION: &str = "key.delete";
-    caller.authorize(&state, KEYS, ACTION).await?;
-    let _writing = state.key_writes.lock().await;
-    let record = find(&state, &key_id).await?;
-    manageable(&state, &caller, ACTION, &record).await?;
-    state.store.delete_key(&record.id).await?;
-    state.keys.remove(&record.digest);
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (key_id, target) = key_path(path);
     caller
-        .allowed(&state, ACTION, Some(&record.id), StatusCode::NO_CONTENT)
-        .await;
-    Ok(StatusCode::NO_CONTENT)
+        .audited(&state, "key.delete", target.as_deref(), async {
+            caller.require(KEYS)?;
+            let key_id = key_id?;
+            let _writing = state.key_writes.lock().await;
+            let record = find(&state, &key_id).await?;
+            manageable(&caller, &record)?;
+            state.store.delete_key(&record.id).await?;
+            state.keys.remove(&record.digest);
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+/// The key id in the path, and the audit target it names: the id if it is shaped like
+/// one, so that whatever else was typed there is not recorded as a key id.
+fn key_path(path: Result<ApiPath<String>, ApiError>) -> (Result<String, ApiError>, Option<String>) {
+    let key_id = path.map(|ApiPath(id)| id);
+    let target = key_id
+        .as_ref()
+        .ok()
+        .filter(|id| id::is_well_formed("key", id))
+        .cloned();
+    (key_id, target)
 }
 
 async fn find(state: &AppState, key_id: &str) -> Result<KeyRecord, ApiError> {
@@ -326,18 +349,9 @@ async fn find(state: &AppState, key_id: &str) -> Result<KeyRecord, ApiError> {
         .ok_or(ApiError::NotFound("key"))
 }
 
-async fn manageable(
-    state: &AppState,
-    caller: &Caller,
-    action: &str,
-    record: &KeyRecord,
-) -> Result<(), ApiError> {
-    match policy::may_manage(caller.who.scopes(), &record.scopes) {
-        Ok(()) => Ok(()),
-        Err(e) => Err(caller
-            .refused(state, action, Some(&record.id), ApiError::Escalation(e))
-            .await),
-    }
+/// Whether the caller may manage a key with these scopes (it holds them all).
+fn manageable(caller: &Caller, record: &KeyRecord) -> Result<(), ApiError> {
+    policy::may_manage(caller.who.scopes(), &record.scopes).map_err(ApiError::Escalation)
 }
 
 /// The admin view of a record, with live usage from the index.

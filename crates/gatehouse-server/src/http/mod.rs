@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the per-request frame (request id, header limit,
 //! metrics), and body limits. Handlers live in one module per resource.
 
+mod action;
 mod audit;
 mod error;
 mod extract;
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/keys/{id}/revoke", post(keys::revoke))
         .route("/keys/{id}/rotate", post(keys::rotate))
         .route("/audit", get(audit::list))
+        .route("/audit/head", get(audit::head))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/admin/v1", admin)

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::keys::create, super::keys::list, super::keys::show, super::keys::update,
         super::keys::revoke, super::keys::rotate, super::keys::delete,
-        super::verify::verify, super::audit::list,
+        super::verify::verify, super::audit::list, super::audit::head,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&Security),

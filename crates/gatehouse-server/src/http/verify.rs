@@ -45,26 +45,24 @@ pub async fn verify(
         Err(denial) => denial.code(),
     };
     state.metrics.verification(code);
-    let (remaining, rate) = match &lookup.decision {
-        Ok(v) => (v.remaining, v.rate),
-        Err(Denial::RateLimited(state)) => (None, Some(*state)),
-        Err(_) => (None, None),
+    let rate = match &lookup.decision {
+        Ok(v) => v.rate,
+        Err(Denial::RateLimited(state)) => Some(*state),
+        Err(_) => None,
     };
-    let record = lookup.record.as_deref();
-    let remaining = remaining.or_else(|| {
-        record
-            .and_then(|r| state.keys.usage(&r.digest))
-            .and_then(|u| u.0)
-    });
+    let access = lookup.access.as_ref();
     let verdict = Verdict {
         valid: lookup.decision.is_ok(),
         code: code.to_owned(),
-        key_id: record.map(|r| r.id.clone()),
-        subject: record.map(|r| r.subject.clone()),
-        scopes: record.map(|r| r.scopes.iter().map(|s| s.as_str().to_owned()).collect()),
-        metadata: record.map(|r| r.metadata.clone()),
-        expires_at: record.and_then(|r| r.expires_at).map(to_datetime),
-        remaining,
+        key_id: access.map(|a| a.id.to_string()),
+        subject: access.map(|a| a.subject.to_string()),
+        scopes: access.map(|a| a.scopes.iter().map(|s| s.as_str().to_owned()).collect()),
+        // Kept as JSON text in memory (compact at a million keys); parsed per answer.
+        metadata: access
+            .and_then(|a| a.metadata.as_deref())
+            .and_then(|m| serde_json::from_str(m).ok()),
+        expires_at: access.and_then(|a| a.expires_at).map(to_datetime),
+        remaining: lookup.remaining,
         ratelimit: rate.map(|s| RateLimitStatus {
             limit: s.limit,
             remaining: s.remaining,

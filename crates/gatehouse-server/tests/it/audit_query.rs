@@ -161,14 +161,17 @@ async fn the_trail_is_a_valid_hash_chain_without_secrets() {
         .iter()
         .map(|e| AuditEvent::try_from(e).expect("well-formed event"))
         .collect();
-    assert_eq!(verify_chain(&chain), Ok(events.len() as u64));
+    assert_eq!(verify_chain(&chain, 1), Ok(events.len() as u64));
     let mut altered = chain.clone();
     altered[2].body.principal = Some("mallory".into());
-    assert_eq!(verify_chain(&altered), Err(ChainBreak::Altered { seq: 3 }));
+    assert_eq!(
+        verify_chain(&altered, 1),
+        Err(ChainBreak::Altered { seq: 3 })
+    );
     let mut gapped = chain.clone();
     gapped.remove(3);
     assert_eq!(
-        verify_chain(&gapped),
+        verify_chain(&gapped, 1),
         Err(ChainBreak::Gap {
             seq: 5,
             expected: 4

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod audit_head;
+mod audit_once;
 mod audit_query;
 mod authorization;
 mod bad_bodies;

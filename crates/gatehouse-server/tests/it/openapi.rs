@@ -32,6 +32,7 @@ async fn openapi_document_is_3_1_and_lists_the_endpoints() {
         "/admin/v1/keys/{id}/revoke",
         "/admin/v1/keys/{id}/rotate",
         "/admin/v1/audit",
+        "/admin/v1/audit/head",
         "/v1/keys/verify",
     ] {
         assert!(
@@ -46,6 +47,7 @@ async fn openapi_document_is_3_1_and_lists_the_endpoints() {
     assert!(paths["/admin/v1/keys/{id}"]["delete"].is_object());
     assert!(paths["/v1/keys/verify"]["post"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["schemas"]["AuditHead"].is_object());
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
 

@@ -77,7 +77,7 @@ async fn every_key_survives_a_restart_and_no_second_admin_key_is_made() {
         .map(|e| gatehouse_core::audit::AuditEvent::try_from(e).unwrap())
         .collect();
     assert_eq!(
-        gatehouse_core::audit::verify_chain(&chain),
+        gatehouse_core::audit::verify_chain(&chain, 1),
         Ok(events.len() as u64)
     );
 }

@@ -167,6 +167,11 @@ impl TestApp {
         second_admin
     }
 
+    /// The running server's shared state, for tests that reach its store directly.
+    pub fn state(&self) -> &Arc<gatehouse_server::state::AppState> {
+        self.server.as_ref().expect("the server is running").state()
+    }
+
     /// Moves the server's clock forward.
     pub fn advance_millis(&self, ms: i64) {
         self.clock.advance_millis(ms);

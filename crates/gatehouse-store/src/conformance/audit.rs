@@ -1,4 +1,4 @@
-use crate::{AuditQuery, Order, Store, StoreError};
+use crate::{AuditQuery, Order, Pruned, Store, StoreError};
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Chain, EventBody, Outcome, verify_chain};
 
@@ -55,7 +55,7 @@ pub async fn appended_events_read_back_with_their_chain(store: &dyn Store) {
     store.append_audit(&events[4..]).await.unwrap();
     let read = store.query_audit(&all(Order::Ascending)).await.unwrap();
     assert_eq!(read, events);
-    assert_eq!(verify_chain(&read), Ok(10));
+    assert_eq!(verify_chain(&read, 1), Ok(10));
 }
 
 pub async fn head_is_the_newest_event(store: &dyn Store) {
@@ -162,21 +162,78 @@ pub async fn cursor_pages_through_both_orders(store: &dyn Store) {
 pub async fn prune_keeps_the_newest_event(store: &dyn Store) {
     let events = ten_events();
     store.append_audit(&events).await.unwrap();
-    let removed = store
+    let pruned = store
         .prune_audit(UnixTime::from_millis(1_700_000_003_000))
         .await
         .unwrap();
-    assert_eq!(removed, 3);
+    assert_eq!(pruned.deleted, 3);
     let rest = store.query_audit(&all(Order::Ascending)).await.unwrap();
     assert_eq!(seqs(&rest), [4, 5, 6, 7, 8, 9, 10]);
-    assert_eq!(verify_chain(&rest), Ok(7));
-    let removed = store
+    assert_eq!(verify_chain(&rest, 4), Ok(7));
+    let pruned = store
         .prune_audit(UnixTime::from_millis(i64::MAX))
         .await
         .unwrap();
-    assert_eq!(removed, 6);
+    assert_eq!(pruned.deleted, 6);
     assert_eq!(
         store.audit_head().await.unwrap(),
         Some((10, events[9].hash))
     );
+}
+
+pub async fn prune_reports_where_the_trail_now_starts(store: &dyn Store) {
+    let nothing = UnixTime::from_millis(0);
+    let none = Pruned {
+        deleted: 0,
+        starts_at: None,
+    };
+    assert_eq!(store.prune_audit(nothing).await.unwrap(), none);
+    store.append_audit(&ten_events()).await.unwrap();
+    assert_eq!(store.prune_audit(nothing).await.unwrap(), none);
+    let five = UnixTime::from_millis(1_700_000_005_000);
+    assert_eq!(
+        store.prune_audit(five).await.unwrap(),
+        Pruned {
+            deleted: 5,
+            starts_at: Some(6)
+        }
+    );
+    // Nothing more to delete: the start is not re-derived from what is left.
+    assert_eq!(store.prune_audit(five).await.unwrap(), none);
+    let everything = UnixTime::from_millis(i64::MAX);
+    assert_eq!(
+        store.prune_audit(everything).await.unwrap(),
+        Pruned {
+            deleted: 4,
+            starts_at: Some(10)
+        }
+    );
+    assert_eq!(store.prune_audit(everything).await.unwrap(), none);
+}
+
+pub async fn prune_deletes_a_run_from_the_start_even_if_times_step_back(store: &dyn Store) {
+    // Event 3 is stamped later than event 4: a clock that stepped back. Pruning up to
+    // event 4 takes 3 with it rather than leave a hole in the chain.
+    let mut chain = Chain::new();
+    let times = [1, 2, 50, 4, 60, 70];
+    let events: Vec<AuditEvent> = times
+        .iter()
+        .map(|&t| {
+            let mut b = body(t, "alice", "key.verify", Outcome::Allowed);
+            b.time = UnixTime::from_millis(t);
+            chain.append(b)
+        })
+        .collect();
+    store.append_audit(&events).await.unwrap();
+    let pruned = store.prune_audit(UnixTime::from_millis(10)).await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            deleted: 4,
+            starts_at: Some(5)
+        }
+    );
+    let rest = store.query_audit(&all(Order::Ascending)).await.unwrap();
+    assert_eq!(seqs(&rest), [5, 6]);
+    assert_eq!(verify_chain(&rest, 5), Ok(2));
 }

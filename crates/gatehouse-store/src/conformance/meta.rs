@@ -23,3 +23,28 @@ pub async fn set_if_absent_keeps_the_first_value(store: &dyn Store) {
         Some("one")
     );
 }
+
+pub async fn set_replaces_the_value(store: &dyn Store) {
+    store.set_meta("audit_first_seq", "1").await.unwrap();
+    assert_eq!(
+        store.meta("audit_first_seq").await.unwrap().as_deref(),
+        Some("1")
+    );
+    store.set_meta("audit_first_seq", "42").await.unwrap();
+    assert_eq!(
+        store.meta("audit_first_seq").await.unwrap().as_deref(),
+        Some("42")
+    );
+    // A value set this way is as set as one set only if absent.
+    assert!(
+        !store
+            .set_meta_if_absent("audit_first_seq", "7")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.meta("audit_first_seq").await.unwrap().as_deref(),
+        Some("42")
+    );
+    assert_eq!(store.meta("other").await.unwrap(), None);
+}

@@ -15,6 +15,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@tests $make;
             meta::set_if_absent_keeps_the_first_value,
             meta::ping_answers,
+            meta::set_replaces_the_value,
             keys::insert_then_read_back_every_field,
             keys::duplicate_id_or_digest_is_a_conflict,
             keys::update_replaces_the_record,
@@ -30,6 +31,8 @@ macro_rules! conformance_suite {
             audit::filters_select_matching_events,
             audit::cursor_pages_through_both_orders,
             audit::prune_keeps_the_newest_event,
+            audit::prune_reports_where_the_trail_now_starts,
+            audit::prune_deletes_a_run_from_the_start_even_if_times_step_back,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
