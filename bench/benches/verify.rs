@@ -8,6 +8,10 @@ use gatehouse_core::api_key::ApiKey;
 use gatehouse_server::key_index::KeyIndex;
 use std::hint::black_box;
 
+/// The allocator the `gatehouse` binary uses, so the numbers match production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn verify_from_index(c: &mut Criterion) {
     let mut group = c.benchmark_group("api_key_verify");
     group.throughput(Throughput::Elements(1));

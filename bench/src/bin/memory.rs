@@ -9,6 +9,10 @@ use gatehouse_server::{ManualClock, MasterKey, Overrides, Settings};
 use gatehouse_store_sqlite::SqliteStore;
 use std::sync::Arc;
 
+/// The allocator the `gatehouse` binary uses, so the numbers match production.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -16,6 +20,11 @@ async fn main() -> anyhow::Result<()> {
         && flag == "--load"
     {
         return load(std::path::Path::new(dir)).await;
+    }
+    if let [_, flag, n] = args.as_slice()
+        && flag == "--index-only"
+    {
+        return index_only(n.parse()?);
     }
     let n: usize = args
         .get(1)
@@ -30,6 +39,24 @@ async fn main() -> anyhow::Result<()> {
         .arg(dir.path())
         .status()?;
     anyhow::ensure!(status.success(), "the measuring process failed");
+    Ok(())
+}
+
+/// The key index alone: resident memory added by indexing `n` records.
+fn index_only(n: usize) -> anyhow::Result<()> {
+    let records: Vec<_> = gatehouse_bench::keys(n, 99)?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let before = rss_mib()?;
+    let index = gatehouse_server::key_index::KeyIndex::new(&records);
+    let after = rss_mib()?;
+    println!(
+        "index of {} keys: {:.1} MiB ({:.0} bytes a key)",
+        index.len(),
+        after - before,
+        (after - before) * 1048576.0 / n as f64
+    );
     Ok(())
 }
 

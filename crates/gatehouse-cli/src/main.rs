@@ -15,6 +15,11 @@ use clap::Parser;
 use commands::{Cli, Command, ConfigCommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: allocation was a fifth of the CPU time of a
+/// verification under load, and small objects (a million index entries) cost less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

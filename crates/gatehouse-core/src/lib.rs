@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod base62;
 pub mod entropy;
+pub mod hex;
 pub mod id;
 pub mod policy;
 pub mod rate_limit;

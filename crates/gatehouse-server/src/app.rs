@@ -164,7 +164,9 @@ impl RunningServer {
 /// Builds the key index a page at a time, so start-up never holds every row at once.
 async fn load_keys(store: &dyn Store) -> anyhow::Result<KeyIndex> {
     const PAGE: u32 = 10_000;
-    let index = KeyIndex::default();
+    let count = usize::try_from(store.count_keys().await?).unwrap_or(usize::MAX);
+    // Room for some growth too: a table that grows needs its old and new copy at once.
+    let index = KeyIndex::with_capacity(count.saturating_add(count / 8).saturating_add(1024));
     let mut after: Option<String> = None;
     loop {
         let page = store.list_keys(after.as_deref(), PAGE).await?;

@@ -68,9 +68,18 @@ pub struct KeyIndex {
 impl KeyIndex {
     /// An index of `records`.
     pub fn new(records: &[KeyRecord]) -> Self {
-        let index = Self::default();
+        let index = Self::with_capacity(records.len());
         index.extend(records);
         index
+    }
+
+    /// An empty index with room for `n` keys, so loading does not grow the table (a
+    /// growing table briefly needs its old and new copy).
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            by_digest: DashMap::with_capacity_and_hasher(n, DigestHasher),
+            ..Self::default()
+        }
     }
 
     /// Adds `records` (loading in pages keeps start-up memory flat).

@@ -109,13 +109,12 @@ pub async fn page(
     rows.iter().map(key_from_row).collect()
 }
 
-pub async fn all(pool: &SqlitePool) -> Result<Vec<KeyRecord>, StoreError> {
-    let sql = concat!("SELECT ", key_columns!(), " FROM api_keys");
-    let rows = sqlx::query(sql)
-        .fetch_all(pool)
+pub async fn count(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+        .fetch_one(pool)
         .await
         .map_err(unavailable)?;
-    rows.iter().map(key_from_row).collect()
+    u64::try_from(n).map_err(|_| StoreError::Corrupt("negative key count".into()))
 }
 
 pub async fn record_usage(pool: &SqlitePool, usage: &[UsageUpdate]) -> Result<(), StoreError> {

@@ -129,8 +129,8 @@ impl Store for SqliteStore {
         keys::page(&self.pool, after, limit).await
     }
 
-    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        keys::all(&self.pool).await
+    async fn count_keys(&self) -> Result<u64, StoreError> {
+        keys::count(&self.pool).await
     }
 
     async fn record_usage(&self, usage: &[UsageUpdate]) -> Result<(), StoreError> {

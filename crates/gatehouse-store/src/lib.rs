@@ -124,8 +124,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<KeyRecord>, StoreError>;
 
-    /// Every key, to build the in-memory index at start.
-    async fn all_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// How many keys there are (to size the in-memory index before loading it).
+    async fn count_keys(&self) -> Result<u64, StoreError>;
 
     /// Writes usage counters; updates for keys deleted meanwhile are ignored.
     async fn record_usage(&self, usage: &[UsageUpdate]) -> Result<(), StoreError>;

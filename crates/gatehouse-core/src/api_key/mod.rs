@@ -94,20 +94,12 @@ pub struct KeyDigest(pub [u8; 32]);
 impl KeyDigest {
     /// The digest as lowercase hex.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::encode(&self.0)
     }
 
     /// Parses 64 hex characters.
     pub fn from_hex(s: &str) -> Option<Self> {
-        if s.len() != 64 || !s.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (slot, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *slot = u8::from_str_radix(pair, 16).ok()?;
-        }
-        Some(Self(out))
+        crate::hex::decode_32(s).map(Self)
     }
 }
 
