@@ -7,12 +7,16 @@ use gatehouse_core::audit::{AuditEvent, ChainHash};
 use gatehouse_store::{AuditQuery, Order, Pruned, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-/// Rows per INSERT statement: 17 columns × 500 stays well under SQLite's variable limit.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Rows per multi-row INSERT. Only two statement shapes are ever used — this many rows
+/// and one row — so both stay in the prepared-statement cache; a shape per batch size
+/// made SQLite re-parse the INSERT for almost every batch.
+const ROWS_PER_STATEMENT: usize = 64;
 
 pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+    let full = events.len() - events.len() % ROWS_PER_STATEMENT;
+    let (chunks, rest) = events.split_at(full);
+    for chunk in chunks.chunks(ROWS_PER_STATEMENT).chain(rest.chunks(1)) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
             "INSERT INTO audit_events (",
             event_columns!(),
@@ -22,30 +26,23 @@ pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), Stor
             let b = &e.body;
             row.push_bind(to_i64(e.seq))
                 .push_bind(b.time.as_millis())
-                .push_bind(b.request_id.clone())
-                .push_bind(b.action.clone())
+                .push_bind(b.request_id.as_str())
+                .push_bind(b.action.as_str())
                 .push_bind(b.outcome.as_str())
-                .push_bind(b.reason.clone())
-                .push_bind(b.principal.clone())
-                .push_bind(b.credential_id.clone())
-                .push_bind(b.auth_method.clone())
-                .push_bind(b.target.clone())
-                .push_bind(b.route.clone())
-                .push_bind(b.method.clone())
-                .push_bind(b.path.clone())
+                .push_bind(b.reason.as_deref())
+                .push_bind(b.principal.as_deref())
+                .push_bind(b.credential_id.as_deref())
+                .push_bind(b.auth_method.as_deref())
+                .push_bind(b.target.as_deref())
+                .push_bind(b.route.as_deref())
+                .push_bind(b.method.as_deref())
+                .push_bind(b.path.as_deref())
                 .push_bind(b.status.map(i64::from))
-                .push_bind(b.client_ip.clone())
+                .push_bind(b.client_ip.as_deref())
                 .push_bind(e.prev_hash.to_hex())
                 .push_bind(e.hash.to_hex());
         });
-        q.build()
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match unavailable(e) {
-                // The primary key is `seq`: a taken sequence number.
-                StoreError::Unavailable(msg) if msg.contains("UNIQUE") => StoreError::Conflict(msg),
-                other => other,
-            })?;
+        q.build().execute(&mut *tx).await.map_err(unavailable)?;
     }
     tx.commit().await.map_err(unavailable)
 }

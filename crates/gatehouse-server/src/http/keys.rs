@@ -81,12 +81,12 @@ pub async fn create(
                 last_used_at: None,
                 enabled: req.enabled.unwrap_or(true),
                 rate_limit: req.ratelimit.map(checked_rate).transpose()?,
-                remaining: req.remaining,
+                remaining: req.remaining.map(checked_remaining).transpose()?,
             };
             {
                 let _writing = state.key_writes.lock().await;
                 state.store.insert_key(&record).await?;
-                state.keys.upsert(record.clone(), true);
+                state.keys.upsert(&record, true);
             }
             let body = CreatedKey {
                 info: Key::from_record(&record, record.remaining, None),
@@ -193,11 +193,11 @@ pub async fn update(
             overlay_live_usage(&state, &mut record);
             let reset_usage = req.remaining.is_some();
             if let Some(remaining) = req.remaining {
-                record.remaining = remaining;
+                record.remaining = remaining.map(checked_remaining).transpose()?;
             }
             record.updated_at = now;
             state.store.update_key(&record).await?;
-            state.keys.upsert(record.clone(), reset_usage);
+            state.keys.upsert(&record, reset_usage);
             Ok(Json(view(&state, &record)))
         })
         .await
@@ -227,7 +227,7 @@ pub async fn revoke(
                 record.updated_at = now;
                 overlay_live_usage(&state, &mut record);
                 state.store.update_key(&record).await?;
-                state.keys.upsert(record.clone(), false);
+                state.keys.upsert(&record, false);
             }
             Ok(Json(view(&state, &record)))
         })
@@ -287,8 +287,8 @@ pub async fn rotate(
             old.revoked_at = Some(old.revoked_at.map_or(grace_ends, |t| t.min(grace_ends)));
             old.updated_at = now;
             state.store.rotate_key(&old, &new).await?;
-            state.keys.upsert(old.clone(), false);
-            state.keys.upsert(new.clone(), true);
+            state.keys.upsert(&old, false);
+            state.keys.upsert(&new, true);
             // A rotation is two actions: the new key's creation gets its own event.
             caller
                 .allowed(&state, "key.create", Some(&new.id), StatusCode::CREATED)
@@ -411,16 +411,29 @@ fn check_future(expires_at: Option<UnixTime>, now: UnixTime) -> Result<(), ApiEr
 }
 
 fn checked_rate(rate: gatehouse_api::keys::RateLimit) -> Result<RateLimit, ApiError> {
-    if rate.limit == 0 || rate.duration_ms == 0 || rate.duration_ms > 86_400_000 * 366 {
+    // At most one request a microsecond: the bucket's resolution.
+    let too_fast = u64::from(rate.limit) > rate.duration_ms.saturating_mul(1000);
+    if rate.limit == 0 || rate.duration_ms == 0 || rate.duration_ms > 86_400_000 * 366 || too_fast {
         return Err(ApiError::bad_request(
             "invalid_field",
-            "ratelimit needs limit ≥ 1 and 1 ≤ duration_ms ≤ one year",
+            "ratelimit needs 1 ≤ limit ≤ duration_ms × 1000 and 1 ≤ duration_ms ≤ one year",
         ));
     }
     Ok(RateLimit {
         limit: rate.limit,
         duration_ms: rate.duration_ms,
     })
+}
+
+/// A usage limit the store can hold exactly (its integers are signed 64-bit).
+fn checked_remaining(n: u64) -> Result<u64, ApiError> {
+    if i64::try_from(n).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "remaining is at most 9223372036854775807",
+        ));
+    }
+    Ok(n)
 }
 
 /// An optional JSON body: empty means the default.

@@ -28,6 +28,16 @@ const CREATE: &[(&str, &str)] = &[
     (r#"{"name":"a","metadata":"x"}"#, "invalid_field"),
     (r#"{"name":"a","remaining":-1}"#, "invalid_field"),
     (r#"{"name":"a","remaining":1.5}"#, "invalid_field"),
+    // Above what the store holds exactly.
+    (
+        r#"{"name":"a","remaining":18446744073709551615}"#,
+        "invalid_field",
+    ),
+    // Faster than one request a microsecond.
+    (
+        r#"{"name":"a","ratelimit":{"limit":5000,"duration_ms":1}}"#,
+        "invalid_field",
+    ),
     (r#"{"name":"a","enabled":"yes"}"#, "invalid_field"),
     (r#"{"name":"a","expires_at":"tomorrow"}"#, "invalid_field"),
     (
