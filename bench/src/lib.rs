@@ -36,24 +36,15 @@ pub fn keys(n: usize, seed: u64) -> Result<Vec<(ApiKey, KeyRecord)>, EntropyUnav
             let key = ApiKey::generate(&prefix, &mut rng)?;
             let mut metadata = serde_json::Map::new();
             metadata.insert("tenant".into(), serde_json::Value::from(i % 1000));
-            let record = KeyRecord {
-                id: id::generate("key", now, &mut rng)?,
-                digest: key.digest(),
-                prefix: prefix.clone(),
-                start: key.start(),
-                name: format!("service {i}"),
-                subject: format!("svc-{}", i % 5000),
-                scopes: scopes.clone(),
-                metadata,
-                created_at: now,
-                updated_at: now,
-                expires_at: None,
-                revoked_at: None,
-                last_used_at: None,
-                enabled: true,
-                rate_limit: None,
-                remaining: None,
-            };
+            let mut record = KeyRecord::new(
+                id::generate("key", now, &mut rng)?,
+                &key,
+                format!("service {i}"),
+                format!("svc-{}", i % 5000),
+                scopes.clone(),
+                now,
+            );
+            record.metadata = metadata;
             Ok((key, record))
         })
         .collect()

@@ -21,24 +21,14 @@ pub async fn admin_key_if_new(
     }
     let mut entropy = crate::entropy::OsEntropy;
     let key = ApiKey::generate(prefix, &mut entropy)?;
-    let record = KeyRecord {
-        id: id::generate("key", now, &mut entropy)?,
-        digest: key.digest(),
-        prefix: prefix.clone(),
-        start: key.start(),
-        name: "bootstrap admin".into(),
-        subject: "admin".into(),
-        scopes: ScopeSet::parse([ADMIN])?,
-        metadata: serde_json::Map::new(),
-        created_at: now,
-        updated_at: now,
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-        enabled: true,
-        rate_limit: None,
-        remaining: None,
-    };
+    let record = KeyRecord::new(
+        id::generate("key", now, &mut entropy)?,
+        &key,
+        "bootstrap admin".into(),
+        "admin".into(),
+        ScopeSet::parse([ADMIN])?,
+        now,
+    );
     // The key is stored before the flag: a crash in between leaves an unused key and a
     // retry on next start, never a bootstrapped store without an admin key.
     store.insert_key(&record).await?;

@@ -1,6 +1,6 @@
 //! The stored form of an API key: everything but the key itself.
 
-use super::{KeyDigest, Prefix};
+use super::{ApiKey, KeyDigest, Prefix};
 use crate::rate_limit::Rate;
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
@@ -51,6 +51,36 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// The record of a new key: enabled, created at `now`, with no expiry, limits or
+    /// metadata.
+    pub fn new(
+        id: KeyId,
+        key: &ApiKey,
+        name: String,
+        subject: String,
+        scopes: ScopeSet,
+        now: UnixTime,
+    ) -> Self {
+        Self {
+            id,
+            digest: key.digest(),
+            prefix: Prefix(key.prefix().to_owned()),
+            start: key.start(),
+            name,
+            subject,
+            scopes,
+            metadata: serde_json::Map::new(),
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            enabled: true,
+            rate_limit: None,
+            remaining: None,
+        }
+    }
+
     /// What verification needs of this key.
     pub fn access(&self) -> KeyAccess {
         KeyAccess {

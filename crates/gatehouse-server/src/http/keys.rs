@@ -65,24 +65,19 @@ pub async fn create(
             check_future(expires_at, now)?;
             let mut entropy = crate::entropy::OsEntropy;
             let key = ApiKey::generate(&prefix, &mut entropy)?;
-            let record = KeyRecord {
-                id: id::generate("key", now, &mut entropy)?,
-                digest: key.digest(),
-                prefix,
-                start: key.start(),
+            let mut record = KeyRecord::new(
+                id::generate("key", now, &mut entropy)?,
+                &key,
                 name,
                 subject,
                 scopes,
-                metadata: req.metadata.unwrap_or_default(),
-                created_at: now,
-                updated_at: now,
-                expires_at,
-                revoked_at: None,
-                last_used_at: None,
-                enabled: req.enabled.unwrap_or(true),
-                rate_limit: req.ratelimit.map(checked_rate).transpose()?,
-                remaining: req.remaining.map(checked_remaining).transpose()?,
-            };
+                now,
+            );
+            record.metadata = req.metadata.unwrap_or_default();
+            record.expires_at = expires_at;
+            record.enabled = req.enabled.unwrap_or(true);
+            record.rate_limit = req.ratelimit.map(checked_rate).transpose()?;
+            record.remaining = req.remaining.map(checked_remaining).transpose()?;
             {
                 let _writing = state.key_writes.lock().await;
                 state.store.insert_key(&record).await?;
