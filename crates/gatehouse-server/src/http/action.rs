@@ -66,8 +66,15 @@ impl Caller {
         state.audit.record(event).await;
     }
 
-    /// Records that `action` on `target` was refused with `error`.
-    async fn denied(&self, state: &AppState, action: &str, target: Option<&str>, error: &ApiError) {
+    /// Records that `action` on `target` was refused with `error` (for handlers whose
+    /// allowed events carry more than [`Caller::audited`] records, such as verify).
+    pub async fn denied(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<&str>,
+        error: &ApiError,
+    ) {
         let (status, code) = error.status_and_code();
         let mut event = self.event(state, action, Outcome::Denied, status);
         event.target = target.map(str::to_owned);
@@ -106,20 +113,5 @@ impl Caller {
         policy::authorize(&self.who, scope)
             .map(|_| ())
             .map_err(ApiError::Forbidden)
-    }
-
-    /// Requires `scope` for `action`, recording a refusal: for handlers that audit
-    /// their own decisions rather than run through [`Caller::audited`].
-    pub async fn authorize(
-        &self,
-        state: &AppState,
-        scope: &str,
-        action: &str,
-    ) -> Result<(), ApiError> {
-        let required = self.require(scope);
-        if let Err(error) = &required {
-            self.denied(state, action, None, error).await;
-        }
-        required
     }
 }

@@ -19,24 +19,45 @@ use std::sync::Arc;
 const ACTION: &str = "key.verify";
 
 /// `POST /v1/keys/verify` — verify an API key (`gatehouse:verify`). Always 200 with a
-/// verdict for a well-formed key; 400 for a malformed one.
+/// verdict for a well-formed key; 400 for a malformed one. Every request is one audit
+/// event: allowed or denied as the verdict says, or denied with the problem's code.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyKey,
     responses((status = 200, body = Verdict), (status = "4XX", body = Problem)), security(("api_key" = [])))]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(req): ApiJson<VerifyKey>,
+    body: Result<ApiJson<VerifyKey>, ApiError>,
 ) -> Result<Json<Verdict>, ApiError> {
-    caller.authorize(&state, VERIFY, ACTION).await?;
-    let key = match ApiKey::parse(&req.key) {
-        Ok(key) => key,
-        Err(e) => {
-            let mut event = caller.event(&state, ACTION, Outcome::Denied, StatusCode::BAD_REQUEST);
-            event.reason = Some(String::from("MALFORMED_KEY"));
+    match decide(&state, &caller, body) {
+        Ok(verdict) => {
+            let outcome = if verdict.valid {
+                Outcome::Allowed
+            } else {
+                Outcome::Denied
+            };
+            let mut event = caller.event(&state, ACTION, outcome, StatusCode::OK);
+            event.reason = Some(verdict.code.clone());
+            event.target = verdict.key_id.clone();
             state.audit.record(event).await;
-            return Err(ApiError::bad_request("malformed_key", e.to_string()));
+            Ok(Json(verdict))
         }
-    };
+        Err(error) => {
+            caller.denied(&state, ACTION, None, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// The verdict for one request, or why there is none.
+fn decide(
+    state: &AppState,
+    caller: &Caller,
+    body: Result<ApiJson<VerifyKey>, ApiError>,
+) -> Result<Verdict, ApiError> {
+    caller.require(VERIFY)?;
+    let ApiJson(req) = body?;
+    let key = ApiKey::parse(&req.key)
+        .map_err(|e| ApiError::bad_request("malformed_key", e.to_string()))?;
     let required = policy::required_scopes(req.scopes.iter().map(String::as_str))
         .map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))?;
     let lookup = state.keys.verify(&key, &required, state.clock.now());
@@ -51,7 +72,7 @@ pub async fn verify(
         Err(_) => None,
     };
     let access = lookup.access.as_ref();
-    let verdict = Verdict {
+    Ok(Verdict {
         valid: lookup.decision.is_ok(),
         code: code.to_owned(),
         key_id: access.map(|a| a.id.to_string()),
@@ -68,15 +89,5 @@ pub async fn verify(
             remaining: s.remaining,
             reset_ms: s.reset_ms,
         }),
-    };
-    let outcome = if verdict.valid {
-        Outcome::Allowed
-    } else {
-        Outcome::Denied
-    };
-    let mut event = caller.event(&state, ACTION, outcome, StatusCode::OK);
-    event.reason = Some(verdict.code.clone());
-    event.target = verdict.key_id.clone();
-    state.audit.record(event).await;
-    Ok(Json(verdict))
+    })
 }

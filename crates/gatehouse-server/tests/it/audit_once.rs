@@ -308,3 +308,26 @@ async fn scope_refusals_are_recorded_once() {
         assert_eq!(e.credential_id.as_deref(), Some(manager.info.id.as_str()));
     }
 }
+
+#[tokio::test]
+async fn every_refused_verification_is_one_denied_event_with_the_problem_code() {
+    // The admin key holds gatehouse:verify through gatehouse:admin.
+    let app = spawn_app().await;
+    let key = app.create_key("checked", &["orders:read"]).await;
+    let cases: [(Vec<u8>, &str); 3] = [
+        (br#"{"key":"gk_short"}"#.to_vec(), "malformed_key"),
+        (
+            json!({"key": key.key, "scopes": ["bad scope"]})
+                .to_string()
+                .into_bytes(),
+            "invalid_scope",
+        ),
+        (b"{not json".to_vec(), "malformed_json"),
+    ];
+    for (body, code) in cases {
+        let reply = raw(&app, Method::POST, "/v1/keys/verify", body).await;
+        reply.problem(400, code);
+        let events = events_of(&app, &reply).await;
+        assert_one_denied(&events, "key.verify", 400, code, None);
+    }
+}
