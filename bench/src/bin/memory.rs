@@ -75,10 +75,12 @@ async fn load(dir: &std::path::Path) -> anyhow::Result<()> {
         1_800_000_000_000,
     )));
     let master = MasterKey::from_hex(&"42".repeat(32), "bench")?;
+    let started = std::time::Instant::now();
     let server = gatehouse_server::start(settings, clock, &master).await?;
+    let start_time = started.elapsed();
     let loaded = server.state().keys.len();
     let after = rss_mib()?;
-    println!("keys loaded: {loaded}");
+    println!("keys loaded: {loaded} in {:.1} s", start_time.as_secs_f64());
     println!("rss before start:        {baseline:.1} MiB");
     println!("rss with keys loaded:    {after:.1} MiB");
     server.shutdown().await?;
