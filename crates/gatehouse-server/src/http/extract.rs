@@ -38,17 +38,6 @@ impl RequestContext {
     }
 }
 
-impl FromRequestParts<Arc<AppState>> for RequestContext {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        Ok(Self::of(parts, state))
-    }
-}
-
 /// An authenticated caller of the API.
 #[derive(Debug)]
 pub struct Caller {
