@@ -57,8 +57,8 @@ fn session(server: &Server, admin: &str) -> Vec<String> {
             "j",
             "--prefix",
             "acme",
-            "--remaining",
-            "3",
+            "--ratelimit",
+            "10/60s",
         ],
     );
     keys.push(created["key"].as_str().unwrap().to_owned());

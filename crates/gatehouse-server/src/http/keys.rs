@@ -231,7 +231,8 @@ pub async fn revoke(
 
 /// `POST /admin/v1/keys/{id}/rotate` — a new key with the same settings; the old one
 /// keeps working for `grace_period_seconds` (default 0), then is revoked
-/// (`gatehouse:keys`). The body is optional.
+/// (`gatehouse:keys`). The body is optional. A key with a usage limit rotates only
+/// without a grace period (409 `usage_limited`), so its budget cannot be spent twice.
 #[utoipa::path(post, path = "/admin/v1/keys/{id}/rotate", tag = "keys", request_body = Option<RotateKey>,
     params(("id" = String, Path, description = "Key id")),
     responses((status = 201, body = RotatedKey), (status = "4XX", body = Problem)), security(("api_key" = [])))]
@@ -263,6 +264,15 @@ pub async fn rotate(
                 return Err(ApiError::Conflict {
                     code: "key_revoked",
                     detail: "a revoked key cannot be rotated".into(),
+                });
+            }
+            // Both keys would spend the same budget twice during the grace period: refuse
+            // rather than silently double a usage limit.
+            if old.remaining.is_some() && req.grace_period_seconds > 0 {
+                return Err(ApiError::Conflict {
+                    code: "usage_limited",
+                    detail: "a key with a usage limit can only be rotated without a grace period"
+                        .into(),
                 });
             }
             overlay_live_usage(&state, &mut old);

@@ -132,3 +132,26 @@ async fn rotation_carries_over_limits_and_remaining_usage() {
     assert_eq!(rotated.info.ratelimit, old.info.ratelimit);
     assert_eq!(app.verify(&rotated.key, &[]).await.remaining, Some(2));
 }
+
+#[tokio::test]
+async fn a_usage_limited_key_cannot_be_rotated_with_a_grace_period() {
+    // Both keys would spend the same budget during the grace: refused, nothing changed.
+    let app = spawn_app().await;
+    let old = app
+        .create(&json!({"name": "metered", "remaining": 5}))
+        .await;
+    let keys_before = app.all_keys(1000).await.len();
+    app.post(
+        &format!("/admin/v1/keys/{}/rotate", old.info.id),
+        &json!({"grace_period_seconds": 60}),
+    )
+    .await
+    .problem(409, "usage_limited");
+    assert_eq!(app.all_keys(1000).await.len(), keys_before);
+    let verdict = app.verify(&old.key, &[]).await;
+    assert_eq!(
+        (verdict.code.as_str(), verdict.remaining),
+        ("VALID", Some(4))
+    );
+    assert_eq!(app.show(&old.info.id).await.revoked_at, None);
+}
