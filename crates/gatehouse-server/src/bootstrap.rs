@@ -2,7 +2,7 @@
 
 use crate::state::AppState;
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
-use gatehouse_core::audit::Outcome;
+use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_core::scope::{ADMIN, ScopeSet};
 use gatehouse_core::{UnixTime, id};
 use gatehouse_store::Store;
@@ -44,18 +44,22 @@ pub async fn admin_key_if_new(
 
 /// Records the bootstrap in the audit trail.
 pub async fn audit_bootstrap(state: &AppState, record: &KeyRecord) {
-    let ctx = crate::state::RequestContext {
+    // Not a request: no method, path, status or client.
+    let event = EventBody {
+        time: state.clock.now(),
         request_id: state.request_ids.next(),
+        action: String::from("key.create"),
+        outcome: Outcome::Allowed,
+        reason: Some(String::from("bootstrap")),
+        principal: Some(String::from("gatehouse")),
+        credential_id: None,
+        auth_method: None,
+        target: Some(record.id.clone()),
+        route: None,
+        method: None,
+        path: None,
+        status: None,
         client_ip: None,
-        method: String::from("-"),
-        path: String::from("-"),
     };
-    let mut event = ctx.event(state.clock.now(), "key.create", Outcome::Allowed, 0);
-    event.principal = Some(String::from("gatehouse"));
-    event.reason = Some(String::from("bootstrap"));
-    event.target = Some(record.id.clone());
-    event.method = None;
-    event.path = None;
-    event.status = None;
     state.audit.record(event).await;
 }

@@ -60,11 +60,7 @@ pub async fn update<'e>(
         .execute(db)
         .await
         .map_err(unavailable)?;
-    if done.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    one_row(&done)
 }
 
 pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
@@ -73,11 +69,7 @@ pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
         .execute(pool)
         .await
         .map_err(unavailable)?;
-    if done.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    one_row(&done)
 }
 
 pub async fn by_id(pool: &SqlitePool, id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -129,4 +121,13 @@ pub async fn record_usage(pool: &SqlitePool, usage: &[UsageUpdate]) -> Result<()
             .map_err(unavailable)?;
     }
     tx.commit().await.map_err(unavailable)
+}
+
+/// A write that must have hit exactly one row: none means the key does not exist.
+fn one_row(done: &sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }

@@ -160,9 +160,7 @@ pub async fn update(
             let key_id = key_id?;
             let ApiJson(req) = req?;
             let now = state.clock.now();
-            let _writing = state.key_writes.lock().await;
-            let mut record = find(&state, &key_id).await?;
-            manageable(&caller, &record)?;
+            let (_writing, mut record) = manage(&state, &caller, &key_id).await?;
             if let Some(name) = &req.name {
                 record.name = checked_name(name)?;
             }
@@ -185,7 +183,6 @@ pub async fn update(
             if let Some(rate) = req.ratelimit {
                 record.rate_limit = rate.map(checked_rate).transpose()?;
             }
-            overlay_live_usage(&state, &mut record);
             let reset_usage = req.remaining.is_some();
             if let Some(remaining) = req.remaining {
                 record.remaining = remaining.map(checked_remaining).transpose()?;
@@ -213,14 +210,11 @@ pub async fn revoke(
             caller.require(KEYS)?;
             let key_id = key_id?;
             let now = state.clock.now();
-            let _writing = state.key_writes.lock().await;
-            let mut record = find(&state, &key_id).await?;
-            manageable(&caller, &record)?;
+            let (_writing, mut record) = manage(&state, &caller, &key_id).await?;
             if !record.is_revoked_at(now) {
                 // Brings a rotation's grace period to an end too.
                 record.revoked_at = Some(now);
                 record.updated_at = now;
-                overlay_live_usage(&state, &mut record);
                 state.store.update_key(&record).await?;
                 state.keys.upsert(&record, false);
             }
@@ -257,9 +251,7 @@ pub async fn rotate(
                 ));
             }
             let now = state.clock.now();
-            let _writing = state.key_writes.lock().await;
-            let mut old = find(&state, &key_id).await?;
-            manageable(&caller, &old)?;
+            let (_writing, mut old) = manage(&state, &caller, &key_id).await?;
             if old.is_revoked_at(now) {
                 return Err(ApiError::Conflict {
                     code: "key_revoked",
@@ -275,7 +267,6 @@ pub async fn rotate(
                         .into(),
                 });
             }
-            overlay_live_usage(&state, &mut old);
             let mut entropy = crate::entropy::OsEntropy;
             let key = ApiKey::generate(&old.prefix, &mut entropy)?;
             let new = KeyRecord {
@@ -321,9 +312,7 @@ pub async fn delete(
         .audited(&state, "key.delete", target.as_deref(), async {
             caller.require(KEYS)?;
             let key_id = key_id?;
-            let _writing = state.key_writes.lock().await;
-            let record = find(&state, &key_id).await?;
-            manageable(&caller, &record)?;
+            let (_writing, record) = manage(&state, &caller, &key_id).await?;
             state.store.delete_key(&record.id).await?;
             state.keys.remove(&record.digest);
             Ok(StatusCode::NO_CONTENT)
@@ -354,9 +343,23 @@ async fn find(state: &AppState, key_id: &str) -> Result<KeyRecord, ApiError> {
         .ok_or(ApiError::NotFound("key"))
 }
 
-/// Whether the caller may manage a key with these scopes (it holds them all).
-fn manageable(caller: &Caller, record: &KeyRecord) -> Result<(), ApiError> {
-    policy::may_manage(caller.who.scopes(), &record.scopes).map_err(ApiError::Escalation)
+/// Starts a change of the key `key_id`: takes the key-write lock (so the usage flusher
+/// cannot interleave), fetches the record, checks the caller may manage it (holds all
+/// its scopes), and puts the live usage into it so writing it back rolls no counter
+/// back. The change ends when the guard is dropped.
+async fn manage<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    key_id: &str,
+) -> Result<(tokio::sync::MutexGuard<'a, ()>, KeyRecord), ApiError> {
+    let writing = state.key_writes.lock().await;
+    let mut record = find(state, key_id).await?;
+    policy::may_manage(caller.who.scopes(), &record.scopes).map_err(ApiError::Escalation)?;
+    if let Some((remaining, last_used)) = state.keys.usage(&record.digest) {
+        record.remaining = remaining;
+        record.last_used_at = last_used;
+    }
+    Ok((writing, record))
 }
 
 /// The admin view of a record, with live usage from the index.
@@ -366,15 +369,6 @@ fn view(state: &AppState, record: &KeyRecord) -> Key {
         .usage(&record.digest)
         .unwrap_or((record.remaining, record.last_used_at));
     Key::from_record(record, remaining, last_used)
-}
-
-/// Puts the live usage into a record about to be written, so the write does not roll
-/// the counters back.
-fn overlay_live_usage(state: &AppState, record: &mut KeyRecord) {
-    if let Some((remaining, last_used)) = state.keys.usage(&record.digest) {
-        record.remaining = remaining;
-        record.last_used_at = last_used;
-    }
 }
 
 fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
