@@ -3,6 +3,9 @@
 //! Writes N keys into a fresh SQLite store, starts the real server on it (which loads
 //! every key into its index) and reports the process's resident set size before and
 //! after. Usage: `cargo run --release -p gatehouse-bench --bin memory [N]`.
+//!
+//! Writing the fixture takes minutes; to measure repeatedly, write it once with
+//! `memory --write DIR N` and measure with `memory --load DIR`.
 
 use anyhow::Context;
 use gatehouse_server::{ManualClock, MasterKey, Overrides, Settings};
@@ -20,6 +23,11 @@ async fn main() -> anyhow::Result<()> {
         && flag == "--load"
     {
         return load(std::path::Path::new(dir)).await;
+    }
+    if let [_, flag, dir, n] = args.as_slice()
+        && flag == "--write"
+    {
+        return write_keys(&std::path::Path::new(dir).join("gatehouse.db"), n.parse()?).await;
     }
     if let [_, flag, n] = args.as_slice()
         && flag == "--index-only"
@@ -83,6 +91,12 @@ async fn load(dir: &std::path::Path) -> anyhow::Result<()> {
     println!("keys loaded: {loaded} in {:.1} s", start_time.as_secs_f64());
     println!("rss before start:        {baseline:.1} MiB");
     println!("rss with keys loaded:    {after:.1} MiB");
+    if std::env::var_os("MEMORY_DETAIL").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status")?;
+        for line in status.lines().filter(|l| l.starts_with("Rss")) {
+            println!("  {line}");
+        }
+    }
     server.shutdown().await?;
     Ok(())
 }

@@ -181,7 +181,7 @@ impl Key {
             last_used_at: last_used_at.map(to_datetime),
             enabled: r.enabled,
             ratelimit: r.rate_limit.map(|l| RateLimit {
-                limit: l.limit,
+                limit: l.limit.get(),
                 duration_ms: l.duration_ms,
             }),
             remaining,

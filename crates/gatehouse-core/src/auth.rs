@@ -5,8 +5,8 @@
 //! that need a caller take an `Authenticated`, so skipping verification does not
 //! compile.
 
+use crate::SharedStr;
 use crate::scope::ScopeSet;
-use std::sync::Arc;
 
 /// How a caller proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,16 +27,16 @@ impl AuthMethod {
 /// A verified caller: who it is, by which credential, and what it may do.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    principal: Arc<str>,
-    credential_id: Arc<str>,
+    principal: SharedStr,
+    credential_id: SharedStr,
     method: AuthMethod,
     scopes: ScopeSet,
 }
 
 impl Authenticated {
     pub(crate) fn new(
-        principal: Arc<str>,
-        credential_id: Arc<str>,
+        principal: SharedStr,
+        credential_id: SharedStr,
         method: AuthMethod,
         scopes: ScopeSet,
     ) -> Self {

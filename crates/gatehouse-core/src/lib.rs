@@ -20,8 +20,10 @@ pub mod policy;
 pub mod rate_limit;
 pub mod scope;
 pub mod secret;
+pub mod shared_str;
 pub mod time;
 
 pub use entropy::{Entropy, EntropyUnavailable};
 pub use secret::Secret;
+pub use shared_str::SharedStr;
 pub use time::UnixTime;

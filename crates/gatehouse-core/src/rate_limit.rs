@@ -6,13 +6,14 @@
 
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
 
 /// A rate: at most `limit` requests per `duration_ms`, with bursts up to `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
-    /// Requests allowed per window (≥ 1).
-    pub limit: u32,
+    /// Requests allowed per window.
+    pub limit: NonZeroU32,
     /// Window length in milliseconds (≥ 1).
     pub duration_ms: u64,
 }
@@ -40,7 +41,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// Takes one token at `now` if the rate allows, and reports the bucket's state.
     pub fn take(&mut self, rate: Rate, now: UnixTime) -> BucketState {
-        let limit = i128::from(rate.limit.max(1));
+        let limit = i128::from(rate.limit.get());
         let period_us = i128::from(rate.duration_ms.max(1)) * 1000;
         let interval = (period_us / limit).max(1);
         let now_us = i128::from(now.as_millis()) * 1000;
@@ -55,7 +56,7 @@ impl TokenBucket {
         let backlog = effective - now_us;
         let remaining = ((period_us - backlog) / interval).clamp(0, limit);
         BucketState {
-            limit: rate.limit,
+            limit: rate.limit.get(),
             remaining: u32::try_from(remaining).unwrap_or(0),
             reset_ms: ms_ceil(backlog),
             retry_after_ms: (!allowed).then(|| ms_ceil(new_tat - now_us - period_us)),
@@ -72,7 +73,7 @@ mod tests {
     use super::*;
 
     const RATE: Rate = Rate {
-        limit: 3,
+        limit: NonZeroU32::new(3).unwrap(),
         duration_ms: 3000,
     };
 
@@ -120,7 +121,7 @@ mod tests {
     fn a_refused_take_does_not_consume() {
         let mut bucket = TokenBucket::default();
         let rate = Rate {
-            limit: 1,
+            limit: NonZeroU32::MIN,
             duration_ms: 1000,
         };
         let t = UnixTime::from_millis(0);

@@ -7,35 +7,41 @@
 //! request path via [`KeyIndex::take_dirty`]. Admin changes go to the store first, then
 //! here, before the admin call returns, so the very next verification sees them.
 //!
-//! Memory matters at a million keys: entries are boxed (small hash-table slots),
-//! strings are shared, identical scope sets are stored once, and dirty keys are
-//! tracked by digest.
+//! Memory matters at a million keys (see BENCHMARKS.md). The table is split into
+//! shards, each a hash table of pointers (nine bytes a slot) to boxed entries that hold
+//! their own digest; a [`KeyAccess`] keeps its strings in one allocation; identical
+//! scope sets are stored once; dirty keys are tracked by digest.
 
-use dashmap::DashMap;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::{
     self, ApiKey, Denial, KeyAccess, KeyDigest, KeyRecord, KeyUsage, Verified,
 };
 use gatehouse_core::scope::{Scope, ScopeSet};
 use gatehouse_store::UsageUpdate;
-use parking_lot::Mutex;
+use hashbrown::HashTable;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// One key: its access settings and live usage under one lock (contended only by
+/// Independent locks for writers; a power of two.
+const SHARDS: usize = 64;
+
+/// One key, its access settings and live usage under one lock (contended only by
 /// concurrent uses of the same key).
 #[derive(Debug)]
 struct KeyEntry {
+    digest: KeyDigest,
     state: Mutex<KeyState>,
-    dirty: AtomicBool,
 }
 
 #[derive(Debug)]
 struct KeyState {
     access: KeyAccess,
     usage: KeyUsage,
+    /// Used since its usage was last taken for writing.
+    dirty: bool,
 }
+
+type Shard = RwLock<HashTable<Box<KeyEntry>>>;
 
 /// A verification's result.
 #[derive(Debug)]
@@ -57,12 +63,18 @@ pub struct UsageBatch {
 }
 
 /// All keys, by digest.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KeyIndex {
-    by_digest: DashMap<KeyDigest, Box<KeyEntry>, DigestHasher>,
+    shards: Box<[Shard]>,
     dirty: Mutex<Vec<KeyDigest>>,
     /// Keys tend to share a handful of scope sets; one copy each.
     scope_sets: Mutex<HashSet<ScopeSet>>,
+}
+
+impl Default for KeyIndex {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
 }
 
 impl KeyIndex {
@@ -73,12 +85,16 @@ impl KeyIndex {
         index
     }
 
-    /// An empty index with room for `n` keys, so loading does not grow the table (a
+    /// An empty index with room for `n` keys, so loading does not grow the tables (a
     /// growing table briefly needs its old and new copy).
     pub fn with_capacity(n: usize) -> Self {
+        let per_shard = n.div_ceil(SHARDS);
         Self {
-            by_digest: DashMap::with_capacity_and_hasher(n, DigestHasher),
-            ..Self::default()
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashTable::with_capacity(per_shard)))
+                .collect(),
+            dirty: Mutex::default(),
+            scope_sets: Mutex::default(),
         }
     }
 
@@ -91,19 +107,20 @@ impl KeyIndex {
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.by_digest.len()
+        self.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the index is empty.
     pub fn is_empty(&self) -> bool {
-        self.by_digest.is_empty()
+        self.len() == 0
     }
 
     /// Verifies `key` for `required` scopes at `now`, consuming usage if allowed.
     pub fn verify(&self, key: &ApiKey, required: &[Scope], now: UnixTime) -> Lookup {
         let digest = key.digest();
         let (lookup, newly_dirty) = {
-            let Some(entry) = self.by_digest.get(&digest) else {
+            let shard = self.shard(&digest).read();
+            let Some(entry) = shard.find(hash(&digest), |e| e.digest == digest) else {
                 return Lookup {
                     access: None,
                     decision: Err(Denial::NotFound),
@@ -111,9 +128,14 @@ impl KeyIndex {
                 };
             };
             let mut state = entry.state.lock();
-            let KeyState { access, usage } = &mut *state;
+            let KeyState {
+                access,
+                usage,
+                dirty,
+            } = &mut *state;
             let decision = api_key::verify(Some(access), usage, required, now);
-            let newly_dirty = decision.is_ok() && !entry.dirty.swap(true, Ordering::AcqRel);
+            let newly_dirty = decision.is_ok() && !*dirty;
+            *dirty |= decision.is_ok();
             let remaining = usage.remaining;
             (
                 Lookup {
@@ -124,7 +146,7 @@ impl KeyIndex {
                 newly_dirty,
             )
         };
-        // Outside the map's shard lock, so `take_dirty` never waits on it in reverse order.
+        // Outside the shard lock, so `take_dirty` never waits on it in reverse order.
         if newly_dirty {
             self.dirty.lock().push(digest);
         }
@@ -137,40 +159,43 @@ impl KeyIndex {
         let record = record.borrow();
         let mut access = record.access();
         access.scopes = self.intern(access.scopes);
-        self.by_digest
-            .entry(record.digest)
-            .and_modify(|entry| {
-                let mut state = entry.state.lock();
-                if reset_usage {
-                    state.usage.remaining = record.remaining;
-                    state.usage.last_used_at = record.last_used_at;
-                }
-                state.access = access.clone();
-            })
-            .or_insert_with(|| {
-                let usage = KeyUsage::from_record(record);
-                let state = Mutex::new(KeyState {
-                    access: access.clone(),
-                    usage,
-                });
-                Box::new(KeyEntry {
-                    state,
-                    dirty: AtomicBool::new(false),
-                })
-            });
+        let digest = record.digest;
+        let mut shard = self.shard(&digest).write();
+        if let Some(entry) = shard.find_mut(hash(&digest), |e| e.digest == digest) {
+            let mut state = entry.state.lock();
+            if reset_usage {
+                state.usage.remaining = record.remaining;
+                state.usage.last_used_at = record.last_used_at;
+            }
+            state.access = access;
+            return;
+        }
+        let state = KeyState {
+            access,
+            usage: KeyUsage::from_record(record),
+            dirty: false,
+        };
+        let entry = Box::new(KeyEntry {
+            digest,
+            state: Mutex::new(state),
+        });
+        shard.insert_unique(hash(&digest), entry, |e| hash(&e.digest));
     }
 
     /// Removes a key.
     pub fn remove(&self, digest: &KeyDigest) {
-        self.by_digest.remove(digest);
+        let mut shard = self.shard(digest).write();
+        if let Ok(entry) = shard.find_entry(hash(digest), |e| e.digest == *digest) {
+            entry.remove();
+        }
     }
 
     /// The live usage of a key: `(remaining, last_used_at)`.
     pub fn usage(&self, digest: &KeyDigest) -> Option<(Option<u64>, Option<UnixTime>)> {
-        self.by_digest.get(digest).map(|e| {
-            let state = e.state.lock();
-            (state.usage.remaining, state.usage.last_used_at)
-        })
+        let shard = self.shard(digest).read();
+        let entry = shard.find(hash(digest), |e| e.digest == *digest)?;
+        let state = entry.state.lock();
+        Some((state.usage.remaining, state.usage.last_used_at))
     }
 
     /// The usage of every key used since the last call, to be written to the store.
@@ -181,15 +206,16 @@ impl KeyIndex {
             updates: Vec::with_capacity(marked.len()),
         };
         for digest in marked {
-            let Some(entry) = self.by_digest.get(&digest) else {
+            let shard = self.shard(&digest).read();
+            let Some(entry) = shard.find(hash(&digest), |e| e.digest == digest) else {
                 continue;
             };
-            // Cleared before reading: a use racing with this marks it again and is
-            // written next time.
-            entry.dirty.store(false, Ordering::Release);
-            let state = entry.state.lock();
+            // Cleared as it is read, under the entry's lock: a later use marks it again
+            // and is written next time.
+            let mut state = entry.state.lock();
+            state.dirty = false;
             batch.updates.push(UsageUpdate {
-                id: state.access.id.to_string(),
+                id: state.access.id().to_owned(),
                 last_used_at: state.usage.last_used_at,
                 remaining: state.usage.remaining,
             });
@@ -202,13 +228,22 @@ impl KeyIndex {
     pub fn requeue(&self, batch: UsageBatch) {
         let mut again = Vec::new();
         for digest in batch.digests {
-            if let Some(entry) = self.by_digest.get(&digest)
-                && !entry.dirty.swap(true, Ordering::AcqRel)
-            {
-                again.push(digest);
+            let shard = self.shard(&digest).read();
+            if let Some(entry) = shard.find(hash(&digest), |e| e.digest == digest) {
+                let mut state = entry.state.lock();
+                if !state.dirty {
+                    state.dirty = true;
+                    again.push(digest);
+                }
             }
         }
         self.dirty.lock().extend(again);
+    }
+
+    fn shard(&self, digest: &KeyDigest) -> &Shard {
+        // A byte the table's own hash does not use, so shards split keys evenly and
+        // each shard's table still sees well-spread hashes.
+        &self.shards[usize::from(digest.0[8]) % SHARDS]
     }
 
     fn intern(&self, scopes: ScopeSet) -> ScopeSet {
@@ -221,36 +256,21 @@ impl KeyIndex {
     }
 }
 
-/// Hashes a [`KeyDigest`] by its first eight bytes. A SHA-256 output is already
-/// uniformly distributed, and digests of keys an attacker makes up are never inserted,
-/// so no keyed hash is needed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DigestHasher;
-
-impl BuildHasher for DigestHasher {
-    type Hasher = FirstBytes;
-
-    fn build_hasher(&self) -> FirstBytes {
-        FirstBytes(0)
-    }
+/// A digest's table hash: its first eight bytes. A SHA-256 output is already uniformly
+/// distributed, and digests of keys an attacker makes up are never inserted, so no
+/// keyed hash is needed.
+fn hash(digest: &KeyDigest) -> u64 {
+    let [a, b, c, d, e, f, g, h, ..] = digest.0;
+    u64::from_le_bytes([a, b, c, d, e, f, g, h])
 }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The hasher of [`DigestHasher`].
-#[derive(Debug, Clone, Copy)]
-pub struct FirstBytes(u64);
-
-impl Hasher for FirstBytes {
-    fn finish(&self) -> u64 {
-        self.0
+    /// A million entries: each byte here is a megabyte. 160 is an allocator size class
+    /// (see BENCHMARKS.md); growing past it costs 32 MB at a million keys.
+    #[test]
+    fn an_entry_fits_its_size_class() {
+        assert!(size_of::<KeyEntry>() <= 160, "{}", size_of::<KeyEntry>());
     }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut first = [0u8; 8];
-        let n = bytes.len().min(8);
-        first[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(first);
-    }
-
-    // The array's length prefix carries no information.
-    fn write_usize(&mut self, _: usize) {}
 }

@@ -26,7 +26,7 @@ fn bind_settings<'q>(q: Query<'q>, key: &'q KeyRecord) -> Result<Query<'q>, Stor
         .bind(key.revoked_at.map(|t| t.as_millis()))
         .bind(key.last_used_at.map(|t| t.as_millis()))
         .bind(key.enabled)
-        .bind(key.rate_limit.map(|r| i64::from(r.limit)))
+        .bind(key.rate_limit.map(|r| i64::from(r.limit.get())))
         .bind(key.rate_limit.map(|r| to_i64(r.duration_ms)))
         .bind(key.remaining.map(to_i64)))
 }

@@ -69,7 +69,9 @@ pub fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         rate_limit: match (rate_limit, rate_duration) {
             (Some(limit), Some(duration)) => Some(RateLimit {
                 limit: u32::try_from(limit)
-                    .map_err(|_| StoreError::Corrupt("api_keys.rate_limit".into()))?,
+                    .ok()
+                    .and_then(std::num::NonZeroU32::new)
+                    .ok_or_else(|| StoreError::Corrupt("api_keys.rate_limit".into()))?,
                 duration_ms: u64::try_from(duration)
                     .map_err(|_| StoreError::Corrupt("api_keys.rate_duration_ms".into()))?,
             }),

@@ -1,6 +1,7 @@
 //! The stored form of an API key: everything but the key itself.
 
 use super::{ApiKey, KeyDigest, Prefix};
+use crate::SharedStr;
 use crate::rate_limit::Rate;
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;
@@ -83,14 +84,16 @@ impl KeyRecord {
 
     /// What verification needs of this key.
     pub fn access(&self) -> KeyAccess {
+        let metadata = (!self.metadata.is_empty())
+            .then(|| serde_json::to_string(&self.metadata).ok())
+            .flatten()
+            .unwrap_or_default();
+        let text: Arc<str> = Arc::from([self.id.as_str(), &self.subject, &metadata].concat());
         KeyAccess {
-            id: Arc::from(self.id.as_str()),
-            subject: Arc::from(self.subject.as_str()),
+            text,
+            id_end: u32::try_from(self.id.len()).unwrap_or(u32::MAX),
+            subject_end: u32::try_from(self.id.len() + self.subject.len()).unwrap_or(u32::MAX),
             scopes: self.scopes.clone(),
-            metadata: (!self.metadata.is_empty())
-                .then(|| serde_json::to_string(&self.metadata).ok())
-                .flatten()
-                .map(Arc::from),
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
             enabled: self.enabled,
@@ -109,18 +112,17 @@ impl KeyRecord {
     }
 }
 
-/// What verification needs to know of a key, and nothing else: small enough to keep a
-/// million in memory, cheap to clone (shared strings).
+/// What verification needs to know of a key, and nothing else. A million are kept in
+/// memory, so it is compact: the id, subject and metadata share one allocation, and
+/// every optional field is eight bytes or less.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyAccess {
-    /// Public identifier, `key_…`.
-    pub id: Arc<str>,
-    /// Who the key acts as.
-    pub subject: Arc<str>,
+    /// The id, the subject and the metadata JSON (empty when there is none), in a row.
+    text: Arc<str>,
+    id_end: u32,
+    subject_end: u32,
     /// What the key may do.
     pub scopes: ScopeSet,
-    /// The metadata object as JSON text; `None` when empty.
-    pub metadata: Option<Arc<str>>,
     /// The key stops working at this time.
     pub expires_at: Option<UnixTime>,
     /// The key is revoked from this time on.
@@ -132,6 +134,44 @@ pub struct KeyAccess {
 }
 
 impl KeyAccess {
+    /// Public identifier, `key_…`.
+    pub fn id(&self) -> &str {
+        self.piece(0, self.id_end)
+    }
+
+    /// Who the key acts as.
+    pub fn subject(&self) -> &str {
+        self.piece(self.id_end, self.subject_end)
+    }
+
+    /// The metadata object as JSON text; `None` when the key has none.
+    pub fn metadata(&self) -> Option<&str> {
+        Some(self.piece(self.subject_end, u32::MAX)).filter(|m| !m.is_empty())
+    }
+
+    /// The id, sharing this key's allocation.
+    pub fn shared_id(&self) -> SharedStr {
+        self.shared(0, self.id_end)
+    }
+
+    /// The subject, sharing this key's allocation.
+    pub fn shared_subject(&self) -> SharedStr {
+        self.shared(self.id_end, self.subject_end)
+    }
+
+    fn range(&self, start: u32, end: u32) -> std::ops::Range<usize> {
+        let len = self.text.len();
+        (start as usize).min(len)..(end as usize).min(len)
+    }
+
+    fn piece(&self, start: u32, end: u32) -> &str {
+        self.text.get(self.range(start, end)).unwrap_or_default()
+    }
+
+    fn shared(&self, start: u32, end: u32) -> SharedStr {
+        SharedStr::slice(&self.text, self.range(start, end)).unwrap_or_else(|| SharedStr::from(""))
+    }
+
     /// Whether the key is revoked at `now`.
     pub fn is_revoked_at(&self, now: UnixTime) -> bool {
         self.revoked_at.is_some_and(|t| t <= now)

@@ -116,8 +116,8 @@ pub fn verify(
     usage.remaining = usage.remaining.map(|n| n - 1);
     usage.last_used_at = Some(now);
     let who = Authenticated::new(
-        std::sync::Arc::clone(&record.subject),
-        std::sync::Arc::clone(&record.id),
+        record.shared_subject(),
+        record.shared_id(),
         AuthMethod::ApiKey,
         record.scopes.clone(),
     );
@@ -134,6 +134,7 @@ mod tests {
     use crate::api_key::{KeyDigest, Prefix};
     use crate::rate_limit::Rate;
     use crate::scope::ScopeSet;
+    use std::num::NonZeroU32;
 
     const NOW: UnixTime = UnixTime::from_millis(1_700_000_000_000);
 
@@ -166,6 +167,21 @@ mod tests {
             &required,
             NOW,
         )
+    }
+
+    #[test]
+    fn access_keeps_id_subject_and_metadata_apart_in_one_string() {
+        let mut r = record();
+        r.subject = "sérvice/ünïcode".into();
+        assert_eq!(r.access().metadata(), None);
+        r.metadata
+            .insert("tenant".into(), serde_json::Value::from(7));
+        let access = r.access();
+        assert_eq!(access.id(), "key_1");
+        assert_eq!(access.subject(), "sérvice/ünïcode");
+        assert_eq!(access.metadata(), Some(r#"{"tenant":7}"#));
+        assert_eq!(&*access.shared_subject(), "sérvice/ünïcode");
+        assert_eq!(&*access.shared_id(), "key_1");
     }
 
     #[test]
@@ -251,7 +267,7 @@ mod tests {
         let mut r = record();
         r.remaining = Some(10);
         r.rate_limit = Some(Rate {
-            limit: 1,
+            limit: NonZeroU32::MIN,
             duration_ms: 60_000,
         });
         let mut usage = KeyUsage::from_record(&r);

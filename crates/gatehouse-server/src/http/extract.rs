@@ -10,7 +10,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::{Json, http::header};
-use gatehouse_core::api_key::ApiKey;
+use gatehouse_core::api_key::{ApiKey, KeyAccess};
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::auth::Authenticated;
 use serde::de::DeserializeOwned;
@@ -68,9 +68,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 );
                 event.reason = Some(failure.reason().to_owned());
                 event.auth_method = Some(String::from("api_key"));
-                if let Some((subject, key_id)) = known {
-                    event.principal = Some(subject.to_string());
-                    event.credential_id = Some(key_id.to_string());
+                if let Some(key) = known {
+                    event.principal = Some(key.subject().to_owned());
+                    event.credential_id = Some(key.id().to_owned());
                 }
                 state.audit.record(event).await;
                 Err(error)
@@ -80,18 +80,16 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 }
 
 /// A refusal, with the key's subject and id when the key exists (for the audit trail).
-type Refusal = (AuthFailure, Option<(Arc<str>, Arc<str>)>);
+type Refusal = (AuthFailure, Option<KeyAccess>);
 
 fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Authenticated, Refusal> {
     let presented = presented_key(headers).map_err(|f| (f, None))?;
     let key = ApiKey::parse(presented).map_err(|e| (AuthFailure::Malformed(e), None))?;
     let lookup = state.keys.verify(&key, &[], state.clock.now());
-    lookup.decision.map(|v| v.who).map_err(|d| {
-        (
-            AuthFailure::Denied(d),
-            lookup.access.map(|a| (a.subject, a.id)),
-        )
-    })
+    lookup
+        .decision
+        .map(|v| v.who)
+        .map_err(|d| (AuthFailure::Denied(d), lookup.access))
 }
 
 /// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them.

@@ -412,16 +412,18 @@ fn check_future(expires_at: Option<UnixTime>, now: UnixTime) -> Result<(), ApiEr
 fn checked_rate(rate: gatehouse_api::keys::RateLimit) -> Result<RateLimit, ApiError> {
     // At most one request a microsecond: the bucket's resolution.
     let too_fast = u64::from(rate.limit) > rate.duration_ms.saturating_mul(1000);
-    if rate.limit == 0 || rate.duration_ms == 0 || rate.duration_ms > 86_400_000 * 366 || too_fast {
-        return Err(ApiError::bad_request(
+    match std::num::NonZeroU32::new(rate.limit) {
+        Some(limit) if (1..=86_400_000 * 366).contains(&rate.duration_ms) && !too_fast => {
+            Ok(RateLimit {
+                limit,
+                duration_ms: rate.duration_ms,
+            })
+        }
+        _ => Err(ApiError::bad_request(
             "invalid_field",
             "ratelimit needs 1 ≤ limit ≤ duration_ms × 1000 and 1 ≤ duration_ms ≤ one year",
-        ));
+        )),
     }
-    Ok(RateLimit {
-        limit: rate.limit,
-        duration_ms: rate.duration_ms,
-    })
 }
 
 /// A usage limit the store can hold exactly (its integers are signed 64-bit).

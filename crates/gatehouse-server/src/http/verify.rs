@@ -75,12 +75,12 @@ fn decide(
     Ok(Verdict {
         valid: lookup.decision.is_ok(),
         code: code.to_owned(),
-        key_id: access.map(|a| a.id.to_string()),
-        subject: access.map(|a| a.subject.to_string()),
+        key_id: access.map(|a| a.id().to_owned()),
+        subject: access.map(|a| a.subject().to_owned()),
         scopes: access.map(|a| a.scopes.iter().map(|s| s.as_str().to_owned()).collect()),
         // Kept as JSON text in memory (compact at a million keys); parsed per answer.
         metadata: access
-            .and_then(|a| a.metadata.as_deref())
+            .and_then(|a| a.metadata())
             .and_then(|m| serde_json::from_str(m).ok()),
         expires_at: access.and_then(|a| a.expires_at).map(to_datetime),
         remaining: lookup.remaining,

@@ -26,7 +26,7 @@ pub fn record(n: u8) -> KeyRecord {
         last_used_at: None,
         enabled: true,
         rate_limit: Some(RateLimit {
-            limit: 100,
+            limit: std::num::NonZeroU32::new(100).unwrap(),
             duration_ms: 60_000,
         }),
         remaining: Some(1000),
