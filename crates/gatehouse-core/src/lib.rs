@@ -16,6 +16,7 @@ pub mod base62;
 pub mod entropy;
 pub mod hex;
 pub mod id;
+pub mod jose;
 pub mod policy;
 pub mod rate_limit;
 pub mod scope;
