@@ -11,6 +11,7 @@ pub mod audit;
 pub mod keys;
 pub mod page;
 pub mod problem;
+pub mod signing_keys;
 pub mod timestamp;
 pub mod verify;
 

@@ -19,6 +19,11 @@ impl<T: Zeroize> Secret<T> {
     pub fn expose(&self) -> &T {
         &self.0
     }
+
+    /// The secret, mutably (to decrypt in place without a clear copy).
+    pub fn expose_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
 }
 
 impl<T: Zeroize + AsRef<[u8]>> Secret<T> {

@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::key_index::KeyIndex;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
+use crate::signing_keys::SigningKeys;
 use crate::state::{AppState, RequestIds};
 use crate::{bootstrap, http};
 use anyhow::Context;
@@ -24,6 +25,8 @@ use tokio::task::JoinHandle;
 const MASTER_KEY_CHECK: &str = "master_key_check";
 /// How often live key usage is written to the store.
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the signing key schedule is checked.
+const SIGNING_KEYS_EVERY: Duration = Duration::from_secs(60);
 
 /// A started server.
 #[derive(Debug)]
@@ -59,6 +62,15 @@ pub async fn start(
         })?;
     let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     check_master_key(store.as_ref(), master_key).await?;
+    let signing_keys = SigningKeys::load(
+        store.as_ref(),
+        master_key,
+        &settings.signing,
+        &settings.tokens,
+        clock.now(),
+    )
+    .await
+    .context("cannot load the token signing keys")?;
     // Bound before bootstrap: if the port is taken, the first start fails before it
     // creates an admin key it could never print.
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -82,6 +94,7 @@ pub async fn start(
         settings,
         store: Arc::clone(&store),
         keys,
+        signing_keys,
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),
@@ -108,6 +121,7 @@ pub async fn start(
     let mut background = vec![
         audit_task,
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
+        tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),
     ];
     background.extend(audit_log::spawn_retention(
         store,
@@ -192,6 +206,26 @@ async fn check_master_key(store: &dyn Store, master_key: &MasterKey) -> anyhow::
         );
     }
     Ok(())
+}
+
+/// Scheduled signing key rotation and cleanup, once a minute.
+async fn maintain_signing_keys_forever(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(SIGNING_KEYS_EVERY);
+    loop {
+        tick.tick().await;
+        match state
+            .signing_keys
+            .maintain(state.store.as_ref(), state.clock.now())
+            .await
+        {
+            Ok(Some(kid)) => {
+                let event = state.system_event("signing_key.rotate", "schedule", &kid);
+                state.audit.record(event).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "signing key maintenance failed"),
+        }
+    }
 }
 
 async fn flush_usage_forever(state: Arc<AppState>) {

@@ -2,7 +2,6 @@
 
 use crate::state::AppState;
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
-use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_core::scope::{ADMIN, ScopeSet};
 use gatehouse_core::{UnixTime, id};
 use gatehouse_store::Store;
@@ -44,22 +43,6 @@ pub async fn admin_key_if_new(
 
 /// Records the bootstrap in the audit trail.
 pub async fn audit_bootstrap(state: &AppState, record: &KeyRecord) {
-    // Not a request: no method, path, status or client.
-    let event = EventBody {
-        time: state.clock.now(),
-        request_id: state.request_ids.next(),
-        action: String::from("key.create"),
-        outcome: Outcome::Allowed,
-        reason: Some(String::from("bootstrap")),
-        principal: Some(String::from("gatehouse")),
-        credential_id: None,
-        auth_method: None,
-        target: Some(record.id.clone()),
-        route: None,
-        method: None,
-        path: None,
-        status: None,
-        client_ip: None,
-    };
+    let event = state.system_event("key.create", "bootstrap", &record.id);
     state.audit.record(event).await;
 }

@@ -21,6 +21,25 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    signing: RawSigning,
+    #[serde(default)]
+    tokens: RawTokens,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    alg: Option<String>,
+    rotate_after_days: Option<u32>,
+    publish_lead_secs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    access_ttl_secs: Option<u32>,
+    max_access_ttl_secs: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,6 +103,31 @@ pub struct Settings {
     pub log_level: String,
     /// Log output format.
     pub log_format: LogFormat,
+    /// Token signing keys.
+    pub signing: SigningSettings,
+    /// Access token lifetimes.
+    pub tokens: TokenSettings,
+}
+
+/// `[signing]`: the algorithm of new signing keys and their rotation schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningSettings {
+    /// Algorithm of new keys.
+    pub alg: gatehouse_core::jose::Alg,
+    /// A key is replaced after this many days; 0 turns scheduled rotation off.
+    pub rotate_after_days: u32,
+    /// A new key is published this many seconds before it signs, so caches of the JWK
+    /// Set (Gatehouse serves it with `max-age=300`) know it before they meet it.
+    pub publish_lead_secs: u32,
+}
+
+/// `[tokens]`: access token lifetimes, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSettings {
+    /// Lifetime when a client names none (default 600).
+    pub access_ttl_secs: u32,
+    /// Cap on any lifetime (default 3600, at most one day).
+    pub max_access_ttl_secs: u32,
 }
 
 /// A configuration error, naming the key at fault.
@@ -247,7 +291,46 @@ impl Settings {
                 ));
             }
         };
+        let alg = match raw.signing.alg.as_deref() {
+            None => gatehouse_core::jose::Alg::Es256,
+            Some(name) => gatehouse_core::jose::Alg::from_name(name).ok_or_else(|| {
+                key_error(
+                    "signing.alg",
+                    format!("{name:?} is not \"ES256\", \"EdDSA\" or \"RS256\""),
+                )
+            })?,
+        };
+        let publish_lead_secs = raw.signing.publish_lead_secs.unwrap_or(3600);
+        if publish_lead_secs < 300 {
+            return Err(key_error(
+                "signing.publish_lead_secs",
+                "must be at least 300 (the JWK Set's cache lifetime)",
+            ));
+        }
+        let max_access_ttl_secs = raw.tokens.max_access_ttl_secs.unwrap_or(3600);
+        if !(60..=86_400).contains(&max_access_ttl_secs) {
+            return Err(key_error(
+                "tokens.max_access_ttl_secs",
+                "must be between 60 and 86400 (one day): access tokens are short-lived",
+            ));
+        }
+        let access_ttl_secs = raw.tokens.access_ttl_secs.unwrap_or(600);
+        if !(1..=max_access_ttl_secs).contains(&access_ttl_secs) {
+            return Err(key_error(
+                "tokens.access_ttl_secs",
+                format!("must be between 1 and tokens.max_access_ttl_secs ({max_access_ttl_secs})"),
+            ));
+        }
         Ok(Self {
+            signing: SigningSettings {
+                alg,
+                rotate_after_days: raw.signing.rotate_after_days.unwrap_or(30),
+                publish_lead_secs,
+            },
+            tokens: TokenSettings {
+                access_ttl_secs,
+                max_access_ttl_secs,
+            },
             listen,
             public_url,
             data_dir,

@@ -19,6 +19,8 @@ pub mod http;
 pub mod key_index;
 pub mod master_key;
 pub mod metrics;
+pub mod sealed;
+pub mod signing_keys;
 pub mod state;
 
 pub use app::{RunningServer, start};

@@ -114,6 +114,16 @@ impl MasterKey {
         h.update(self.0.expose());
         hex::encode(h.finalize())
     }
+
+    /// A key for one purpose, derived as HMAC-SHA256(master, purpose): what one
+    /// purpose's ciphertexts reveal says nothing about another's key.
+    pub(crate) fn subkey(&self, purpose: &str) -> Secret<[u8; 32]> {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.0.expose());
+        let tag = aws_lc_rs::hmac::sign(&key, purpose.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Secret::new(out)
+    }
 }
 
 fn read(path: &Path) -> Result<String, MasterKeyError> {

@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::key_index::KeyIndex;
 use crate::metrics::Metrics;
+use crate::signing_keys::SigningKeys;
 use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_store::Store;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Every API key, in memory.
     pub keys: KeyIndex,
+    /// Token signing keys, decrypted at start.
+    pub signing_keys: SigningKeys,
     /// Serializes writes of key records with the usage flusher, so a flush never
     /// writes back counters older than an admin change.
     pub key_writes: tokio::sync::Mutex<()>,
@@ -29,6 +32,29 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Source of request ids.
     pub request_ids: RequestIds,
+}
+
+impl AppState {
+    /// An audit event for something Gatehouse did on its own (bootstrap, a scheduled
+    /// rotation): principal `gatehouse`, and no method, path, status or client.
+    pub fn system_event(&self, action: &str, reason: &str, target: &str) -> EventBody {
+        EventBody {
+            time: self.clock.now(),
+            request_id: self.request_ids.next(),
+            action: action.to_owned(),
+            outcome: Outcome::Allowed,
+            reason: Some(reason.to_owned()),
+            principal: Some(String::from("gatehouse")),
+            credential_id: None,
+            auth_method: None,
+            target: Some(target.to_owned()),
+            route: None,
+            method: None,
+            path: None,
+            status: None,
+            client_ip: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {

@@ -10,12 +10,13 @@ mod audit;
 mod keys;
 mod migrate;
 mod rows;
+mod signing_keys;
 
 use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
-use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, UsageUpdate};
+use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, StoredSigningKey, UsageUpdate};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -151,6 +152,26 @@ impl Store for SqliteStore {
 
     async fn prune_audit(&self, before: UnixTime) -> Result<Pruned, StoreError> {
         audit::prune(&self.pool, before).await
+    }
+
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError> {
+        signing_keys::insert(&self.pool, key).await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        signing_keys::all(&self.pool).await
+    }
+
+    async fn set_signing_key_expiry(
+        &self,
+        kid: &str,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError> {
+        signing_keys::set_expiry(&self.pool, kid, expires_at).await
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        signing_keys::delete(&self.pool, kid).await
     }
 }
 

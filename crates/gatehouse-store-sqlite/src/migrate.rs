@@ -5,7 +5,10 @@ use gatehouse_store::StoreError;
 use sqlx::SqlitePool;
 
 /// Every migration, in order. Never edit one that has shipped; add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_signing_keys.sql")),
+];
 
 /// Applies the migrations the database has not seen, each in its own transaction.
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -143,4 +143,37 @@ pub trait Store: Send + Sync + 'static {
     /// older than `before`, so the trail keeps no hole. The newest event is always kept
     /// so the chain can continue.
     async fn prune_audit(&self, before: UnixTime) -> Result<Pruned, StoreError>;
+
+    /// Stores a new signing key. [`StoreError::Conflict`] if the kid exists.
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> Result<(), StoreError>;
+
+    /// Every signing key, oldest activation first.
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError>;
+
+    /// Sets when a superseded key leaves the JWK Set. [`StoreError::NotFound`] if absent.
+    async fn set_signing_key_expiry(
+        &self,
+        kid: &str,
+        expires_at: UnixTime,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a signing key. [`StoreError::NotFound`] if absent.
+    async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
+}
+
+/// A token signing key as stored: the private key encrypted with the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    /// Key id (RFC 7638 thumbprint of the public key).
+    pub kid: String,
+    /// JOSE algorithm name.
+    pub alg: String,
+    /// The PKCS#8 private key, encrypted by the server; opaque here.
+    pub encrypted_key: Vec<u8>,
+    /// Published in the JWK Set from this time.
+    pub created_at: UnixTime,
+    /// Signs from this time, until a newer key is active.
+    pub active_at: UnixTime,
+    /// Leaves the JWK Set at this time; set when a newer key supersedes it.
+    pub expires_at: Option<UnixTime>,
 }

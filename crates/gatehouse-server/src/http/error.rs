@@ -78,6 +78,17 @@ pub enum ApiError {
     Store(StoreError),
     /// No randomness for new secrets.
     EntropyUnavailable,
+    /// A server-side failure that is not the request's fault (logged, never shown).
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match e.downcast::<StoreError>() {
+            Ok(store) => Self::Store(store),
+            Err(other) => Self::Internal(other),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -144,6 +155,7 @@ impl ApiError {
                 StoreError::Corrupt(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt"),
             },
             Self::EntropyUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "entropy_unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 }
@@ -211,6 +223,10 @@ impl IntoResponse for ApiError {
                 }
             }
             Self::EntropyUnavailable => "the system random number generator is unavailable".into(),
+            Self::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "the server could not complete the request; its log has the details".into()
+            }
         };
         problem(status, code, detail, headers)
     }

@@ -8,7 +8,9 @@ mod extract;
 mod health;
 mod keys;
 mod openapi;
+mod signing_keys;
 mod verify;
+mod well_known;
 
 pub use error::{ApiError, AuthFailure};
 pub use extract::Caller;
@@ -40,10 +42,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/keys/{id}/rotate", post(keys::rotate))
         .route("/audit", get(audit::list))
         .route("/audit/head", get(audit::head))
+        .route("/signing-keys", get(signing_keys::list))
+        .route("/signing-keys/rotate", post(signing_keys::rotate))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/admin/v1", admin)
         .route("/v1/keys/verify", post(verify::verify))
+        .route("/.well-known/jwks.json", get(well_known::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
         super::keys::create, super::keys::list, super::keys::show, super::keys::update,
         super::keys::revoke, super::keys::rotate, super::keys::delete,
         super::verify::verify, super::audit::list, super::audit::head,
+        super::signing_keys::list, super::signing_keys::rotate, super::well_known::jwks,
         super::health::healthz, super::health::readyz, super::health::metrics,
     ),
     modifiers(&Security),

@@ -14,5 +14,6 @@ mod lifecycle;
 mod openapi;
 mod persistence;
 mod rotation;
+mod signing_keys;
 mod support;
 mod verify;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod keys;
 pub mod meta;
+pub mod signing_keys;
 
 /// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression
 /// that evaluates to a future yielding a fresh, empty store.
@@ -33,6 +34,9 @@ macro_rules! conformance_suite {
             audit::prune_keeps_the_newest_event,
             audit::prune_reports_where_the_trail_now_starts,
             audit::prune_deletes_a_run_from_the_start_even_if_times_step_back,
+            signing_keys::signing_keys_read_back_in_activation_order,
+            signing_keys::duplicate_signing_key_is_a_conflict,
+            signing_keys::signing_key_expiry_and_delete,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
