@@ -56,6 +56,24 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// List and rotate the keys that sign access tokens.
+    SigningKeys {
+        #[command(subcommand)]
+        command: SigningKeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SigningKeysCommand {
+    /// Every signing key and its state (next, active, retired, expired).
+    List,
+    /// Publish a new key; it signs once the publish lead has passed.
+    Rotate {
+        /// Sign with the new key at once (a key thought compromised). Verifiers that
+        /// cached the JWK Set refuse new tokens until they fetch it again.
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod client;
 mod commands;
 mod keys;
 mod serve;
+mod signing_keys;
 mod table;
 
 use clap::Parser;
@@ -57,6 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Keys { command } => keys::run(&cli.global, command).await,
         Command::Audit { command } => audit::run(&cli.global, command).await,
+        Command::SigningKeys { command } => signing_keys::run(&cli.global, command).await,
     }
 }
 

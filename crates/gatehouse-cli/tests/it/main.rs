@@ -9,4 +9,5 @@ mod config;
 mod keys;
 mod secrets;
 mod serve;
+mod signing_keys;
 mod support;
