@@ -1,0 +1,8 @@
+//! OAuth 2.0 rules (RFC 6749, 9068): clients and their secrets, which scopes a grant
+//! gets, the claims of an access token, and the token endpoint's error codes.
+
+pub mod client;
+pub mod grant;
+
+pub use client::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest};
+pub use grant::{OAuthError, access_claims, granted_scopes};
