@@ -7,6 +7,7 @@
 //! Start at [`SqliteStore::open`].
 
 mod audit;
+mod clients;
 mod keys;
 mod migrate;
 mod rows;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
+use gatehouse_core::oauth::ClientRecord;
 use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, StoredSigningKey, UsageUpdate};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -172,6 +174,22 @@ impl Store for SqliteStore {
 
     async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
         signing_keys::delete(&self.pool, kid).await
+    }
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        clients::insert(&self.pool, client).await
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        clients::update(&self.pool, client).await
+    }
+
+    async fn delete_client(&self, id: &str) -> Result<(), StoreError> {
+        clients::delete(&self.pool, id).await
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        clients::all(&self.pool).await
     }
 }
 

@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_signing_keys.sql")),
+    (3, include_str!("../migrations/0003_oauth_clients.sql")),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
+use gatehouse_core::oauth::ClientRecord;
 
 /// What went wrong in the store. Never carries secrets.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +160,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a signing key. [`StoreError::NotFound`] if absent.
     async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError>;
+
+    /// Stores a new OAuth client. [`StoreError::Conflict`] if the id exists.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+
+    /// Replaces a client's record. [`StoreError::NotFound`] if absent.
+    async fn update_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+
+    /// Deletes a client. [`StoreError::NotFound`] if absent.
+    async fn delete_client(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every client, by id (clients are few; the server keeps them all in memory).
+    async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
 }
 
 /// A token signing key as stored: the private key encrypted with the master key.

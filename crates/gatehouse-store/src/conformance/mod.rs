@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod audit;
+pub mod clients;
 pub mod keys;
 pub mod meta;
 pub mod signing_keys;
@@ -37,6 +38,8 @@ macro_rules! conformance_suite {
             signing_keys::signing_keys_read_back_in_activation_order,
             signing_keys::duplicate_signing_key_is_a_conflict,
             signing_keys::signing_key_expiry_and_delete,
+            clients::clients_read_back_every_field,
+            clients::client_update_and_delete,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
