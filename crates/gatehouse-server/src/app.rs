@@ -2,6 +2,7 @@
 //! load the key index, start the background tasks, serve, and shut down gracefully.
 
 use crate::audit_log::{self, AuditLog};
+use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::key_index::KeyIndex;
@@ -71,6 +72,7 @@ pub async fn start(
     )
     .await
     .context("cannot load the token signing keys")?;
+    let clients = Clients::load(store.as_ref()).await?;
     // Bound before bootstrap: if the port is taken, the first start fails before it
     // creates an admin key it could never print.
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -95,6 +97,7 @@ pub async fn start(
         store: Arc::clone(&store),
         keys,
         signing_keys,
+        clients,
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),

@@ -12,6 +12,7 @@
 pub mod app;
 pub mod audit_log;
 pub mod bootstrap;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod entropy;

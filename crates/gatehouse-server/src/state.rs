@@ -1,6 +1,7 @@
 //! The state every handler reaches through axum's `State`: no globals.
 
 use crate::audit_log::AuditLog;
+use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::key_index::KeyIndex;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Every API key, in memory.
     pub keys: KeyIndex,
+    /// Every OAuth client, in memory.
+    pub clients: Clients,
     /// Token signing keys, decrypted at start.
     pub signing_keys: SigningKeys,
     /// Serializes writes of key records with the usage flusher, so a flush never

@@ -371,7 +371,7 @@ fn view(state: &AppState, record: &KeyRecord) -> Key {
     Key::from_record(record, remaining, last_used)
 }
 
-fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
+pub(super) fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
     if scopes.len() > 100 {
         return Err(ApiError::bad_request("invalid_scope", "at most 100 scopes"));
     }
@@ -379,7 +379,7 @@ fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
 }
 
-fn checked_name(name: &str) -> Result<String, ApiError> {
+pub(super) fn checked_name(name: &str) -> Result<String, ApiError> {
     if name.trim().is_empty() {
         return Err(ApiError::bad_request(
             "invalid_field",
@@ -389,7 +389,7 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
     checked_text("name", name)
 }
 
-fn checked_text(field: &str, value: &str) -> Result<String, ApiError> {
+pub(super) fn checked_text(field: &str, value: &str) -> Result<String, ApiError> {
     if value.chars().count() > MAX_NAME || value.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "invalid_field",

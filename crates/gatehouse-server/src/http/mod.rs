@@ -3,12 +3,14 @@
 
 mod action;
 mod audit;
+mod clients;
 mod error;
 mod extract;
 mod health;
 mod keys;
 mod openapi;
 mod signing_keys;
+mod token;
 mod verify;
 mod well_known;
 
@@ -42,6 +44,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/keys/{id}/rotate", post(keys::rotate))
         .route("/audit", get(audit::list))
         .route("/audit/head", get(audit::head))
+        .route("/clients", get(clients::list).post(clients::create))
+        .route(
+            "/clients/{id}",
+            get(clients::show)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/signing-keys", get(signing_keys::list))
         .route("/signing-keys/rotate", post(signing_keys::rotate))
         .route("/openapi.json", get(openapi::document));
@@ -49,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .route("/v1/keys/verify", post(verify::verify))
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route("/oauth/token", post(token::token))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

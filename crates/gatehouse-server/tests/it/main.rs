@@ -11,6 +11,7 @@ mod authorization;
 mod bad_bodies;
 mod bad_input;
 mod lifecycle;
+mod oauth_token;
 mod openapi;
 mod persistence;
 mod rotation;

@@ -1,0 +1,142 @@
+//! OAuth clients: `/admin/v1/clients` (`gatehouse:clients`). Field names follow RFC
+//! 7591 where it has one.
+
+use gatehouse_core::oauth::ClientRecord;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::timestamp::to_datetime;
+
+/// `POST /admin/v1/clients`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateClient {
+    /// Human name.
+    pub name: String,
+    /// Grants it may use; default `["client_credentials"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// Scopes it may be granted, space-separated (the caller must hold them).
+    #[serde(default)]
+    pub scope: String,
+    /// Audiences of its tokens; default: the issuer.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// `client_secret_basic` (default) or `client_secret_post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Access token lifetime in seconds (capped by the server's maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u32>,
+}
+
+/// `PATCH /admin/v1/clients/{id}`: absent fields are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    /// Human name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Grants it may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// Scopes it may be granted, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Audiences of its tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Vec<String>>,
+    /// Token endpoint authentication method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Access token lifetime in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u32>,
+    /// Whether it may obtain tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A client as the admin API shows it; never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Client {
+    /// Client id, `cli_…`.
+    pub client_id: String,
+    /// Human name.
+    pub name: String,
+    /// Grants it may use.
+    pub grant_types: Vec<String>,
+    /// Scopes it may be granted, space-separated.
+    pub scope: String,
+    /// Audiences of its tokens (empty: the issuer).
+    pub audience: Vec<String>,
+    /// Token endpoint authentication method.
+    pub token_endpoint_auth_method: String,
+    /// Access token lifetime in seconds, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u32>,
+    /// Whether it may obtain tokens.
+    pub enabled: bool,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A new client or a new secret: the only time the secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ClientWithSecret {
+    /// The client.
+    #[serde(flatten)]
+    pub client: Client,
+    /// The client secret; store it now, it is not shown again.
+    pub client_secret: String,
+}
+
+impl From<&ClientRecord> for Client {
+    fn from(c: &ClientRecord) -> Self {
+        Self {
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            scope: c.scopes.to_space_separated(),
+            audience: c.audiences.clone(),
+            token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+            access_token_ttl: c.access_ttl_secs,
+            enabled: c.enabled,
+            created_at: to_datetime(c.created_at),
+            updated_at: to_datetime(c.updated_at),
+        }
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The access token, a JWT (RFC 9068).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until it expires.
+    pub expires_in: u32,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// A token endpoint error (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// The RFC 6749 error code.
+    pub error: String,
+    /// What went wrong.
+    pub error_description: String,
+}

@@ -1,0 +1,315 @@
+//! `/admin/v1/clients`: OAuth clients (`gatehouse:clients`). A caller can register or
+//! manage only clients whose scopes it holds. The secret is in the create and
+//! rotate-secret responses, this once.
+
+use super::action::AuditTarget;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath, Caller};
+use super::keys::{checked_name, checked_text};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_api::Problem;
+use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
+use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType};
+use gatehouse_core::scope::{CLIENTS, ScopeSet};
+use gatehouse_core::{id, policy};
+use std::sync::Arc;
+
+/// `POST /admin/v1/clients` — register a client (`gatehouse:clients`).
+#[utoipa::path(post, path = "/admin/v1/clients", tag = "clients", request_body = CreateClient,
+    responses((status = 201, body = ClientWithSecret), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    req: Result<ApiJson<CreateClient>, ApiError>,
+) -> Result<Response, ApiError> {
+    caller
+        .audited(&state, "client.create", None, async {
+            caller.require(CLIENTS)?;
+            let ApiJson(req) = req?;
+            let scopes = parse_scope(&req.scope)?;
+            policy::may_mint(caller.who.scopes(), &scopes).map_err(ApiError::Escalation)?;
+            let now = state.clock.now();
+            let mut entropy = crate::entropy::OsEntropy;
+            let secret = ClientSecret::generate(&mut entropy)?;
+            let record = ClientRecord {
+                id: id::generate("cli", now, &mut entropy)?,
+                name: checked_name(&req.name)?,
+                secret_digest: secret.digest(),
+                auth_method: auth_method(req.token_endpoint_auth_method.as_deref())?,
+                grant_types: grant_types(req.grant_types.as_deref())?,
+                scopes,
+                audiences: audiences(&req.audience)?,
+                access_ttl_secs: req.access_token_ttl.map(ttl).transpose()?,
+                enabled: true,
+                created_at: now,
+                updated_at: now,
+            };
+            state.store.insert_client(&record).await?;
+            state.clients.upsert(record.clone());
+            Ok((
+                AuditTarget(record.id.clone()),
+                with_secret(&record, &secret, true),
+            ))
+        })
+        .await
+}
+
+/// `GET /admin/v1/clients` — every client, by id (`gatehouse:clients`).
+#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients",
+    responses((status = 200, body = Vec<Client>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller
+        .audited(&state, "client.list", None, async {
+            caller.require(CLIENTS)?;
+            let all: Vec<Client> = state
+                .clients
+                .all()
+                .iter()
+                .map(|c| Client::from(&**c))
+                .collect();
+            Ok(Json(all))
+        })
+        .await
+}
+
+/// `GET /admin/v1/clients/{id}` — one client (`gatehouse:clients`).
+#[utoipa::path(get, path = "/admin/v1/clients/{id}", tag = "clients",
+    responses((status = 200, body = Client), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (client_id, target) = client_path(path);
+    caller
+        .audited(&state, "client.read", target.as_deref(), async {
+            caller.require(CLIENTS)?;
+            let client = find(&state, &client_id?)?;
+            Ok(Json(Client::from(&*client)))
+        })
+        .await
+}
+
+/// `PATCH /admin/v1/clients/{id}` — change a client (`gatehouse:clients`).
+#[utoipa::path(patch, path = "/admin/v1/clients/{id}", tag = "clients", request_body = UpdateClient,
+    responses((status = 200, body = Client), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<ApiPath<String>, ApiError>,
+    req: Result<ApiJson<UpdateClient>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (client_id, target) = client_path(path);
+    caller
+        .audited(&state, "client.update", target.as_deref(), async {
+            caller.require(CLIENTS)?;
+            let mut record = manage(&state, &caller, &client_id?)?;
+            let ApiJson(req) = req?;
+            if let Some(name) = &req.name {
+                record.name = checked_name(name)?;
+            }
+            if let Some(scope) = &req.scope {
+                let scopes = parse_scope(scope)?;
+                policy::may_mint(caller.who.scopes(), &scopes).map_err(ApiError::Escalation)?;
+                record.scopes = scopes;
+            }
+            if let Some(grants) = &req.grant_types {
+                record.grant_types = grant_types(Some(grants))?;
+            }
+            if let Some(audience) = &req.audience {
+                record.audiences = audiences(audience)?;
+            }
+            if let Some(method) = &req.token_endpoint_auth_method {
+                record.auth_method = auth_method(Some(method))?;
+            }
+            if let Some(secs) = req.access_token_ttl {
+                record.access_ttl_secs = Some(ttl(secs)?);
+            }
+            if let Some(enabled) = req.enabled {
+                record.enabled = enabled;
+            }
+            record.updated_at = state.clock.now();
+            state.store.update_client(&record).await?;
+            let body = Client::from(&record);
+            state.clients.upsert(record);
+            Ok(Json(body))
+        })
+        .await
+}
+
+/// `POST /admin/v1/clients/{id}/rotate-secret` — a new secret replaces the old one at
+/// once (`gatehouse:clients`).
+#[utoipa::path(post, path = "/admin/v1/clients/{id}/rotate-secret", tag = "clients",
+    responses((status = 200, body = ClientWithSecret), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn rotate_secret(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (client_id, target) = client_path(path);
+    caller
+        .audited(&state, "client.rotate_secret", target.as_deref(), async {
+            caller.require(CLIENTS)?;
+            let mut record = manage(&state, &caller, &client_id?)?;
+            let secret = ClientSecret::generate(&mut crate::entropy::OsEntropy)?;
+            record.secret_digest = secret.digest();
+            record.updated_at = state.clock.now();
+            state.store.update_client(&record).await?;
+            let response = with_secret(&record, &secret, false);
+            state.clients.upsert(record);
+            Ok(response)
+        })
+        .await
+}
+
+/// `DELETE /admin/v1/clients/{id}` — delete a client (`gatehouse:clients`). Tokens
+/// it holds stay valid until they expire; revoke them to end them sooner.
+#[utoipa::path(delete, path = "/admin/v1/clients/{id}", tag = "clients",
+    responses((status = 204), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let (client_id, target) = client_path(path);
+    caller
+        .audited(&state, "client.delete", target.as_deref(), async {
+            caller.require(CLIENTS)?;
+            let record = manage(&state, &caller, &client_id?)?;
+            state.store.delete_client(&record.id).await?;
+            state.clients.remove(&record.id);
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+fn client_path(
+    path: Result<ApiPath<String>, ApiError>,
+) -> (Result<String, ApiError>, Option<String>) {
+    let client_id = path.map(|ApiPath(id)| id);
+    let target = client_id
+        .as_ref()
+        .ok()
+        .filter(|id| id::is_well_formed("cli", id))
+        .cloned();
+    (client_id, target)
+}
+
+fn find(state: &AppState, client_id: &str) -> Result<Arc<ClientRecord>, ApiError> {
+    state
+        .clients
+        .get(client_id)
+        .ok_or(ApiError::NotFound("client"))
+}
+
+/// A copy of the client to change, if the caller holds all of its scopes.
+fn manage(state: &AppState, caller: &Caller, client_id: &str) -> Result<ClientRecord, ApiError> {
+    let client = find(state, client_id)?;
+    policy::may_manage(caller.who.scopes(), &client.scopes).map_err(ApiError::Escalation)?;
+    Ok((*client).clone())
+}
+
+fn with_secret(record: &ClientRecord, secret: &ClientSecret, created: bool) -> Response {
+    let body = ClientWithSecret {
+        client: Client::from(record),
+        client_secret: secret.reveal().to_owned(),
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(location) = HeaderValue::from_str(&format!("/admin/v1/clients/{}", record.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn parse_scope(scope: &str) -> Result<ScopeSet, ApiError> {
+    let names: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
+    if names.len() > 100 {
+        return Err(ApiError::bad_request("invalid_scope", "at most 100 scopes"));
+    }
+    ScopeSet::parse(names).map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
+}
+
+fn grant_types(names: Option<&[String]>) -> Result<Vec<GrantType>, ApiError> {
+    let Some(names) = names else {
+        return Ok(vec![GrantType::ClientCredentials]);
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "grant_types must name at least one grant",
+        ));
+    }
+    let mut grants = Vec::new();
+    for name in names {
+        let grant = GrantType::from_name(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!("grant type {name:?} is not supported; supported: client_credentials"),
+            )
+        })?;
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    Ok(grants)
+}
+
+fn auth_method(name: Option<&str>) -> Result<ClientAuthMethod, ApiError> {
+    match name {
+        None => Ok(ClientAuthMethod::ClientSecretBasic),
+        Some(name) => ClientAuthMethod::from_name(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "token_endpoint_auth_method {name:?} is not supported; \
+                     supported: client_secret_basic, client_secret_post"
+                ),
+            )
+        }),
+    }
+}
+
+fn audiences(values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > 20 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "at most 20 audiences",
+        ));
+    }
+    values
+        .iter()
+        .map(|a| {
+            if a.is_empty() {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "an audience is not empty",
+                ));
+            }
+            checked_text("audience", a)
+        })
+        .collect()
+}
+
+fn ttl(secs: u32) -> Result<u32, ApiError> {
+    if secs == 0 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "access_token_ttl is at least 1 second",
+        ));
+    }
+    Ok(secs)
+}

@@ -1,0 +1,392 @@
+//! `POST /oauth/token` with client credentials, and the clients admin API behind it:
+//! the happy paths, then every refusal — each with its RFC 6749 error, none issuing
+//! a token, all audited.
+
+use crate::support::{START, TestApp, spawn_app};
+use gatehouse_api::clients::{Client, ClientWithSecret, TokenResponse};
+use gatehouse_core::jose::{Expected, JwkSet, VerifyingKey, verify_jwt};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn register(app: &TestApp, body: Value) -> ClientWithSecret {
+    app.post("/admin/v1/clients", &body)
+        .await
+        .expect(201)
+        .json()
+}
+
+async fn billing(app: &TestApp) -> ClientWithSecret {
+    register(
+        app,
+        json!({"name": "billing", "scope": "orders:read orders:write", "audience": ["orders"]}),
+    )
+    .await
+}
+
+async fn basic(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> crate::support::Reply {
+    app.send(
+        app.request(Method::POST, "/oauth/token")
+            .basic_auth(id, Some(secret))
+            .form(form),
+    )
+    .await
+}
+
+async fn post(app: &TestApp, form: &[(&str, &str)]) -> crate::support::Reply {
+    app.send(app.request(Method::POST, "/oauth/token").form(form))
+        .await
+}
+
+/// Asserts an RFC 6749 error answer.
+fn refused(reply: &crate::support::Reply, status: u16, error: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    let body: Value = reply.json();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string());
+    assert!(body.get("access_token").is_none());
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    if status == 401 {
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Basic realm=\"gatehouse\"")
+        );
+    }
+}
+
+async fn verified(
+    app: &TestApp,
+    token: &str,
+    audience: &str,
+) -> gatehouse_core::jose::VerifiedToken {
+    let set: JwkSet = app
+        .send(app.request(Method::GET, "/.well-known/jwks.json"))
+        .await
+        .expect(200)
+        .json();
+    let keys: Vec<VerifyingKey> = set
+        .keys
+        .iter()
+        .map(|k| VerifyingKey::from_jwk(k).unwrap())
+        .collect();
+    let issuer = app.state().settings.public_url.clone();
+    let expected = Expected {
+        issuer: &issuer,
+        audience: Some(audience),
+        typ: Some("at+jwt"),
+        leeway_secs: 0,
+        max_len: Expected::MAX_LEN,
+    };
+    verify_jwt(
+        token,
+        |kid| keys.iter().find(|k| k.kid() == kid),
+        &expected,
+        START,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn client_credentials_with_basic_authentication() {
+    let app = spawn_app().await;
+    let client = billing(&app).await;
+    assert!(client.client_secret.starts_with("gcs_"));
+    let reply = basic(
+        &app,
+        &client.client.client_id,
+        &client.client_secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .expect(200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let token: TokenResponse = reply.json();
+    assert_eq!(
+        (token.token_type.as_str(), token.expires_in),
+        ("Bearer", 600)
+    );
+    assert_eq!(token.scope, "orders:read orders:write");
+    let v = verified(&app, &token.access_token, "orders").await;
+    let c = v.claims;
+    assert_eq!(c.sub.as_deref(), Some(client.client.client_id.as_str()));
+    assert_eq!(c.client_id, c.sub);
+    assert_eq!(c.scope.as_deref(), Some("orders:read orders:write"));
+    assert_eq!(c.exp - c.iat.unwrap(), 600);
+    assert!(c.jti.as_deref().is_some_and(|j| j.len() == 22));
+
+    // A narrower request is narrowed; the answer says what was granted.
+    let reply = basic(
+        &app,
+        &client.client.client_id,
+        &client.client_secret,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "orders:read gatehouse:admin"),
+        ],
+    )
+    .await
+    .expect(200);
+    assert_eq!(reply.json::<TokenResponse>().scope, "orders:read");
+
+    let events = app.audit("action=oauth.token").await;
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| e.outcome == "allowed"
+        && e.principal.as_deref() == Some(client.client.client_id.as_str())));
+    assert_eq!(
+        events[0].target, c.jti,
+        "the audit names the token id, never the token"
+    );
+    assert!(!app.audit("").await.iter().any(|e| {
+        serde_json::to_string(e)
+            .unwrap()
+            .contains(&token.access_token)
+    }));
+}
+
+#[tokio::test]
+async fn client_credentials_with_post_authentication_and_lifetimes() {
+    let app = spawn_app().await;
+    let client = register(
+        &app,
+        json!({"name": "cron", "scope": "jobs:run", "token_endpoint_auth_method": "client_secret_post",
+               "access_token_ttl": 86400}),
+    )
+    .await;
+    let id = client.client.client_id.as_str();
+    let reply = post(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", &client.client_secret),
+        ],
+    )
+    .await
+    .expect(200);
+    let token: TokenResponse = reply.json();
+    assert_eq!(
+        token.expires_in, 3600,
+        "capped by tokens.max_access_ttl_secs"
+    );
+    let issuer = app.state().settings.public_url.clone();
+    let v = verified(&app, &token.access_token, &issuer).await;
+    assert_eq!(v.claims.exp - v.claims.iat.unwrap(), 3600);
+
+    // The same client with Basic: it registered post.
+    let reply = basic(
+        &app,
+        id,
+        &client.client_secret,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    refused(&reply, 401, "invalid_client");
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_rfc_error_and_issues_nothing() {
+    let app = spawn_app().await;
+    let client = billing(&app).await;
+    let id = client.client.client_id.as_str();
+    let secret = client.client_secret.as_str();
+    let cc = ("grant_type", "client_credentials");
+
+    refused(
+        &basic(&app, "cli_nobody", secret, &[cc]).await,
+        401,
+        "invalid_client",
+    );
+    refused(
+        &basic(&app, id, "gcs_wrong", &[cc]).await,
+        401,
+        "invalid_client",
+    );
+    refused(
+        &basic(&app, id, &secret[..secret.len() - 1], &[cc]).await,
+        401,
+        "invalid_client",
+    );
+    refused(&post(&app, &[cc]).await, 401, "invalid_client");
+    refused(
+        &post(&app, &[cc, ("client_id", id), ("client_secret", secret)]).await,
+        401,
+        "invalid_client",
+    );
+    refused(
+        &basic(&app, id, secret, &[cc, ("client_secret", secret)]).await,
+        400,
+        "invalid_request",
+    );
+    refused(&basic(&app, id, secret, &[]).await, 400, "invalid_request");
+    refused(
+        &basic(&app, id, secret, &[("grant_type", "password")]).await,
+        400,
+        "unsupported_grant_type",
+    );
+    refused(
+        &basic(&app, id, secret, &[cc, ("scope", "gatehouse:admin")]).await,
+        400,
+        "invalid_scope",
+    );
+    refused(
+        &basic(&app, id, secret, &[cc, ("scope", "bad\"scope")]).await,
+        400,
+        "invalid_scope",
+    );
+    refused(
+        &basic(
+            &app,
+            id,
+            secret,
+            &[cc, ("grant_type", "client_credentials")],
+        )
+        .await,
+        400,
+        "invalid_request",
+    );
+    let json_body = app
+        .send(
+            app.request(Method::POST, "/oauth/token")
+                .basic_auth(id, Some(secret))
+                .json(&json!({"grant_type": "client_credentials"})),
+        )
+        .await;
+    refused(&json_body, 400, "invalid_request");
+    let bearer = app
+        .send(
+            app.request(Method::POST, "/oauth/token")
+                .bearer_auth(secret)
+                .form(&[cc]),
+        )
+        .await;
+    refused(&bearer, 401, "invalid_client");
+    let garbage = app
+        .send(
+            app.request(Method::POST, "/oauth/token")
+                .header("authorization", "Basic !!!")
+                .form(&[cc]),
+        )
+        .await;
+    refused(&garbage, 401, "invalid_client");
+
+    // Disabled, then deleted.
+    app.patch(
+        &format!("/admin/v1/clients/{id}"),
+        &json!({"enabled": false}),
+    )
+    .await
+    .expect(200);
+    refused(&basic(&app, id, secret, &[cc]).await, 401, "invalid_client");
+    app.delete(&format!("/admin/v1/clients/{id}"))
+        .await
+        .expect(204);
+    refused(&basic(&app, id, secret, &[cc]).await, 401, "invalid_client");
+
+    let events = app.audit("action=oauth.token").await;
+    assert_eq!(events.len(), 16);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.outcome == "denied" && e.target.is_none())
+    );
+    let reasons: Vec<_> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
+    assert!(reasons.contains(&"invalid_scope") && reasons.contains(&"unsupported_grant_type"));
+}
+
+#[tokio::test]
+async fn rotating_a_secret_retires_the_old_one_at_once() {
+    let app = spawn_app().await;
+    let client = billing(&app).await;
+    let id = client.client.client_id.clone();
+    let rotated: ClientWithSecret = app
+        .post(&format!("/admin/v1/clients/{id}/rotate-secret"), &json!({}))
+        .await
+        .expect(200)
+        .json();
+    assert_ne!(rotated.client_secret, client.client_secret);
+    let cc = [("grant_type", "client_credentials")];
+    refused(
+        &basic(&app, &id, &client.client_secret, &cc).await,
+        401,
+        "invalid_client",
+    );
+    basic(&app, &id, &rotated.client_secret, &cc)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn the_clients_api_checks_scopes_and_never_shows_a_secret_again() {
+    let mut app = spawn_app().await;
+    let client = billing(&app).await;
+    let id = client.client.client_id.clone();
+    let shown: Client = app
+        .get(&format!("/admin/v1/clients/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(shown, client.client);
+    let listed = app.get("/admin/v1/clients").await.expect(200);
+    assert!(!listed.text().contains(&client.client_secret));
+    assert!(!listed.text().contains("\"client_secret\""));
+
+    let clerk = app.create_key("clerk", &["gatehouse:clients"]).await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/admin/v1/clients",
+            &clerk.key,
+            Some(&json!({"name": "x", "scope": "orders:read"})),
+        )
+        .await;
+    reply.problem(403, "scope_escalation");
+    app.call(
+        Method::DELETE,
+        &format!("/admin/v1/clients/{id}"),
+        &clerk.key,
+        None,
+    )
+    .await
+    .problem(403, "scope_escalation");
+    let keys_only = app.create_key("keys", &["gatehouse:keys"]).await;
+    app.call(Method::GET, "/admin/v1/clients", &keys_only.key, None)
+        .await
+        .problem(403, "insufficient_scope");
+
+    for bad in [
+        json!({"name": "x", "grant_types": ["password"]}),
+        json!({"name": "x", "grant_types": []}),
+        json!({"name": "x", "token_endpoint_auth_method": "none"}),
+        json!({"name": "x", "access_token_ttl": 0}),
+        json!({"name": "", "scope": "a"}),
+        json!({"name": "x", "client_secret": "chosen"}),
+        json!({"name": "x", "scope": "bad\"scope"}),
+    ] {
+        let reply = app.post("/admin/v1/clients", &bad).await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.text());
+    }
+    assert_eq!(
+        app.get("/admin/v1/clients")
+            .await
+            .json::<Vec<Client>>()
+            .len(),
+        1
+    );
+
+    // Persisted, and the store holds only the secret's digest.
+    app.restart().await;
+    let cc = [("grant_type", "client_credentials")];
+    basic(&app, &id, &client.client_secret, &cc)
+        .await
+        .expect(200);
+    app.stop().await;
+    let secret = client.client_secret.as_bytes();
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+    }
+}
