@@ -59,6 +59,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .route("/v1/keys/verify", post(verify::verify))
         .route("/.well-known/jwks.json", get(well_known::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(well_known::oauth_metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(well_known::openid_configuration),
+        )
         .route("/oauth/token", post(token::token))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -1,15 +1,17 @@
-//! `/.well-known/…` documents: the JWK Set (RFC 7517).
+//! `/.well-known/…` documents: the JWK Set (RFC 7517) and the server metadata (RFC
+//! 8414, OpenID Connect Discovery), which list exactly what this build supports.
 
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use serde_json::json;
 use std::sync::Arc;
 
-/// How long verifiers may cache the JWK Set; the signing key publish lead
+/// How long clients may cache these documents; the signing key publish lead
 /// (`signing.publish_lead_secs`, at least 300) is never shorter.
-const JWKS_MAX_AGE: &str = "public, max-age=300";
+const PUBLIC_MAX_AGE: &str = "public, max-age=300";
 
 /// `GET /.well-known/jwks.json` — the public keys that verify Gatehouse's tokens: the
 /// active key, the next one (published before it signs) and retired ones still inside
@@ -21,8 +23,52 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/jwk-set+json"),
-            (header::CACHE_CONTROL, JWKS_MAX_AGE),
+            (header::CACHE_CONTROL, PUBLIC_MAX_AGE),
         ],
         Json(set),
+    )
+}
+
+/// `GET /.well-known/oauth-authorization-server` — RFC 8414 metadata.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "RFC 8414 authorization server metadata")))]
+pub async fn oauth_metadata(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    metadata(metadata_fields(&state))
+}
+
+/// `GET /.well-known/openid-configuration` — the same, with the fields OpenID Connect
+/// Discovery requires. No ID tokens are issued yet (no authorization endpoint).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
+    responses((status = 200, description = "OpenID Connect Discovery metadata")))]
+pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let mut fields = metadata_fields(&state);
+    fields.insert("subject_types_supported".into(), json!(["public"]));
+    fields.insert(
+        "id_token_signing_alg_values_supported".into(),
+        json!([state.settings.signing.alg.as_str()]),
+    );
+    metadata(fields)
+}
+
+fn metadata_fields(state: &AppState) -> serde_json::Map<String, serde_json::Value> {
+    let issuer = &state.settings.public_url;
+    let fields = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    });
+    match fields {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn metadata(fields: serde_json::Map<String, serde_json::Value>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, PUBLIC_MAX_AGE)],
+        Json(serde_json::Value::Object(fields)),
     )
 }

@@ -390,3 +390,40 @@ async fn the_clients_api_checks_scopes_and_never_shows_a_secret_again() {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret));
     }
 }
+
+#[tokio::test]
+async fn metadata_lists_exactly_what_is_served() {
+    let app = spawn_app().await;
+    let issuer = app.state().settings.public_url.clone();
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let meta: Value = app
+            .send(app.request(Method::GET, path))
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(meta["issuer"], issuer.as_str());
+        assert_eq!(meta["token_endpoint"], format!("{issuer}/oauth/token"));
+        assert_eq!(meta["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+        assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(
+            meta["token_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post"])
+        );
+        // Nothing advertised that is not served.
+        assert!(meta.get("authorization_endpoint").is_none());
+        for field in ["token_endpoint", "jwks_uri"] {
+            let url = meta[field].as_str().unwrap();
+            let path = url.strip_prefix(&issuer).unwrap();
+            let method = if field == "token_endpoint" {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let status = app.send(app.request(method, path)).await.status;
+            assert_ne!(status, 404, "{url}");
+        }
+    }
+}
