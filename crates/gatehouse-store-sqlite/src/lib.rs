@@ -10,6 +10,7 @@ mod audit;
 mod clients;
 mod keys;
 mod migrate;
+mod revoked;
 mod rows;
 mod signing_keys;
 
@@ -190,6 +191,18 @@ impl Store for SqliteStore {
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         clients::all(&self.pool).await
+    }
+
+    async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
+        revoked::insert(&self.pool, jti, expires_at).await
+    }
+
+    async fn revoked_tokens(&self) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        revoked::all(&self.pool).await
+    }
+
+    async fn prune_revoked_tokens(&self, before: UnixTime) -> Result<u64, StoreError> {
+        revoked::prune(&self.pool, before).await
     }
 }
 

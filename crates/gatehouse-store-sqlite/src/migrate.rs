@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_initial.sql")),
     (2, include_str!("../migrations/0002_signing_keys.sql")),
     (3, include_str!("../migrations/0003_oauth_clients.sql")),
+    (4, include_str!("../migrations/0004_revoked_tokens.sql")),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

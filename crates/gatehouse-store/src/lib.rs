@@ -172,6 +172,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every client, by id (clients are few; the server keeps them all in memory).
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+
+    /// Deny-lists an access token by `jti` until `expires_at`; revoking twice is fine.
+    async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError>;
+
+    /// Every deny-listed token id and when it expires.
+    async fn revoked_tokens(&self) -> Result<Vec<(String, UnixTime)>, StoreError>;
+
+    /// Forgets deny-listed tokens that expired at or before `before`; returns how many.
+    async fn prune_revoked_tokens(&self, before: UnixTime) -> Result<u64, StoreError>;
 }
 
 /// A token signing key as stored: the private key encrypted with the master key.

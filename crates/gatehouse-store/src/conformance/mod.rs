@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod meta;
+pub mod revoked;
 pub mod signing_keys;
 
 /// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression
@@ -40,6 +41,7 @@ macro_rules! conformance_suite {
             signing_keys::signing_key_expiry_and_delete,
             clients::clients_read_back_every_field,
             clients::client_update_and_delete,
+            revoked::revoked_tokens_are_kept_until_they_expire,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
