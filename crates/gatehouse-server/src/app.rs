@@ -1,6 +1,7 @@
 //! Starting and stopping a server: open the store, check the master key, bootstrap,
 //! load the key index, start the background tasks, serve, and shut down gracefully.
 
+use crate::access_tokens::AccessTokens;
 use crate::audit_log::{self, AuditLog};
 use crate::clients::Clients;
 use crate::clock::Clock;
@@ -73,6 +74,7 @@ pub async fn start(
     .await
     .context("cannot load the token signing keys")?;
     let clients = Clients::load(store.as_ref()).await?;
+    let access_tokens = AccessTokens::load(store.as_ref()).await?;
     // Bound before bootstrap: if the port is taken, the first start fails before it
     // creates an admin key it could never print.
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -98,6 +100,7 @@ pub async fn start(
         keys,
         signing_keys,
         clients,
+        access_tokens,
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),
@@ -211,7 +214,8 @@ async fn check_master_key(store: &dyn Store, master_key: &MasterKey) -> anyhow::
     Ok(())
 }
 
-/// Scheduled signing key rotation and cleanup, once a minute.
+/// Scheduled signing key rotation, and forgetting revocations of expired tokens, once a
+/// minute.
 async fn maintain_signing_keys_forever(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(SIGNING_KEYS_EVERY);
     loop {
@@ -227,6 +231,10 @@ async fn maintain_signing_keys_forever(state: Arc<AppState>) {
             }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "signing key maintenance failed"),
+        }
+        let now = state.clock.now();
+        if let Err(e) = state.access_tokens.prune(state.store.as_ref(), now).await {
+            tracing::error!(error = %e, "pruning expired token revocations failed");
         }
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! Start at [`app::start`], then `http/mod.rs` for the routes.
 
+pub mod access_tokens;
 pub mod app;
 pub mod audit_log;
 pub mod bootstrap;

@@ -10,7 +10,9 @@
 use crate::config::{SigningSettings, TokenSettings};
 use crate::master_key::MasterKey;
 use crate::sealed;
-use gatehouse_core::jose::{Alg, JwkSet, SigningKey, VerifyingKey};
+use gatehouse_core::jose::{
+    Alg, Expected, JwkSet, SigningKey, TokenError, VerifiedToken, VerifyingKey, verify_jwt,
+};
 use gatehouse_core::{Secret, UnixTime};
 use gatehouse_store::{Store, StoredSigningKey};
 use parking_lot::RwLock;
@@ -106,6 +108,26 @@ impl SigningKeys {
         ring.iter()
             .find(|k| k.verifier.kid() == kid && k.published_at(now))
             .cloned()
+    }
+
+    /// Verifies a token against the keys published at `now`.
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: &Expected<'_>,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, TokenError> {
+        let ring = Arc::clone(&self.ring.read());
+        verify_jwt(
+            token,
+            |kid| {
+                ring.iter()
+                    .find(|k| k.verifier.kid() == kid && k.published_at(now))
+                    .map(|k| &k.verifier)
+            },
+            expected,
+            now,
+        )
     }
 
     /// The JWK Set at `now`: the next, active and retired keys.

@@ -1,5 +1,6 @@
 //! The state every handler reaches through axum's `State`: no globals.
 
+use crate::access_tokens::AccessTokens;
 use crate::audit_log::AuditLog;
 use crate::clients::Clients;
 use crate::clock::Clock;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Every API key, in memory.
     pub keys: KeyIndex,
+    /// Verified-token cache and the deny-list of revoked tokens.
+    pub access_tokens: AccessTokens,
     /// Every OAuth client, in memory.
     pub clients: Clients,
     /// Token signing keys, decrypted at start.

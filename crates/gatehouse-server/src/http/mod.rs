@@ -3,10 +3,12 @@
 
 mod action;
 mod audit;
+mod client_auth;
 mod clients;
 mod error;
 mod extract;
 mod health;
+mod introspection;
 mod keys;
 mod openapi;
 mod signing_keys;
@@ -68,6 +70,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(well_known::openid_configuration),
         )
         .route("/oauth/token", post(token::token))
+        .route("/oauth/introspect", post(introspection::introspect))
+        .route("/oauth/revoke", post(introspection::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -2,20 +2,17 @@
 //! token. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
 //! `Cache-Control: no-store`; every request is one audit event (`oauth.token`).
 
+use super::client_auth::{authenticate, no_store, oauth_error};
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use base64::Engine;
 use gatehouse_api::clients::{OAuthErrorBody, TokenResponse};
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::base62;
-use gatehouse_core::oauth::{
-    ClientAuthMethod, ClientRecord, GrantType, OAuthError, SecretDigest, access_claims,
-    granted_scopes,
-};
+use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError, access_claims, granted_scopes};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -55,7 +52,7 @@ pub async fn token(
         }
         Err(error) => {
             event.reason = Some(error.code().to_owned());
-            error_response(&error)
+            oauth_error(&error)
         }
     };
     event.status = Some(response.status().as_u16());
@@ -84,7 +81,12 @@ fn issue(
             return (None, Err(OAuthError::InvalidRequest(detail)));
         }
     };
-    let client = match authenticate(state, headers, &req) {
+    let client = match authenticate(
+        state,
+        headers,
+        req.client_id.as_deref(),
+        req.client_secret.as_deref(),
+    ) {
         Ok(client) => client,
         Err(e) => return (None, Err(e)),
     };
@@ -140,148 +142,9 @@ fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued 
     ))
 }
 
-/// Client authentication (RFC 6749 §2.3): HTTP Basic or the form's `client_id` and
-/// `client_secret`, exactly one of them, and the one the client registered.
-fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    req: &TokenRequest,
-) -> Result<Arc<ClientRecord>, OAuthError> {
-    let basic = basic_credentials(headers)?;
-    let (id, secret, method) = match (basic, &req.client_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::InvalidRequest(
-                "use one client authentication method, not two".into(),
-            ));
-        }
-        (Some((id, secret)), None) => {
-            if req
-                .client_id
-                .as_deref()
-                .is_some_and(|form_id| form_id != id)
-            {
-                return Err(OAuthError::InvalidRequest(
-                    "client_id differs from the authenticated client".into(),
-                ));
-            }
-            (id, secret, ClientAuthMethod::ClientSecretBasic)
-        }
-        (None, Some(secret)) => {
-            let id = req.client_id.clone().ok_or_else(|| {
-                OAuthError::InvalidRequest("client_secret without client_id".into())
-            })?;
-            (id, secret.clone(), ClientAuthMethod::ClientSecretPost)
-        }
-        (None, None) => {
-            return Err(OAuthError::InvalidClient(
-                "client authentication is required".into(),
-            ));
-        }
-    };
-    let client = state.clients.get(&id);
-    // The digest comparison runs for unknown clients too, so timing does not tell
-    // which client ids exist.
-    let digest = client
-        .as_ref()
-        .map_or(SecretDigest([0; 32]), |c| c.secret_digest);
-    let secret_ok = digest.matches(&secret);
-    match client {
-        Some(client) if secret_ok && client.enabled && client.auth_method == method => Ok(client),
-        Some(client) if secret_ok && client.enabled => Err(OAuthError::InvalidClient(format!(
-            "this client authenticates with {}",
-            client.auth_method.as_str()
-        ))),
-        _ => Err(OAuthError::InvalidClient(
-            "unknown client, wrong secret, or client disabled".into(),
-        )),
-    }
-}
-
-/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || OAuthError::InvalidClient("malformed Basic credentials".into());
-    let value = value.to_str().map_err(|_| bad())?;
-    let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::InvalidClient(
-            "the token endpoint takes Basic client credentials".into(),
-        ));
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    Ok(Some((
-        form_decode(id).ok_or_else(bad)?,
-        form_decode(secret).ok_or_else(bad)?,
-    )))
-}
-
-/// `application/x-www-form-urlencoded` decoding of one value (`+` and `%XX`).
-fn form_decode(text: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = char::from(bytes.next()?).to_digit(16)?;
-                let lo = char::from(bytes.next()?).to_digit(16)?;
-                out.push(u8::try_from(hi * 16 + lo).ok()?);
-            }
-            _ => out.push(b),
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// A token id: 22 random base62 characters (≈ 131 bits).
 fn new_jti() -> Result<String, gatehouse_core::EntropyUnavailable> {
     let mut buf = [0u8; 22];
     base62::fill_random(&mut buf, &mut crate::entropy::OsEntropy)?;
     Ok(buf.iter().map(|&b| char::from(b)).collect())
-}
-
-fn error_response(error: &OAuthError) -> Response {
-    let status = match error {
-        OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let body = OAuthErrorBody {
-        error: error.code().to_owned(),
-        error_description: error.description().to_owned(),
-    };
-    let mut response = no_store((status, Json(body)).into_response());
-    if status == StatusCode::UNAUTHORIZED {
-        // RFC 6749 §5.2: a 401 names the scheme; Basic is the one offered.
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"gatehouse\""),
-        );
-    }
-    response
-}
-
-fn no_store(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::form_decode;
-
-    #[test]
-    fn form_decoding() {
-        assert_eq!(form_decode("a+b%2Fc%3a").as_deref(), Some("a b/c:"));
-        assert_eq!(form_decode("%zz"), None);
-        assert_eq!(form_decode("%4"), None);
-        assert_eq!(form_decode("plain").as_deref(), Some("plain"));
-    }
 }

@@ -414,13 +414,18 @@ async fn metadata_lists_exactly_what_is_served() {
         );
         // Nothing advertised that is not served.
         assert!(meta.get("authorization_endpoint").is_none());
-        for field in ["token_endpoint", "jwks_uri"] {
+        for field in [
+            "token_endpoint",
+            "jwks_uri",
+            "introspection_endpoint",
+            "revocation_endpoint",
+        ] {
             let url = meta[field].as_str().unwrap();
             let path = url.strip_prefix(&issuer).unwrap();
-            let method = if field == "token_endpoint" {
-                Method::POST
-            } else {
+            let method = if field == "jwks_uri" {
                 Method::GET
+            } else {
+                Method::POST
             };
             let status = app.send(app.request(method, path)).await.status;
             assert_ne!(status, 404, "{url}");

@@ -1,0 +1,130 @@
+//! Checking Gatehouse's own access tokens: signature and claims through core's
+//! verifier, a cache of verified tokens, and the deny-list of revoked ones.
+//!
+//! The cache is keyed by SHA-256 of the token and holds an entry no longer than the
+//! token lives, so a token seen again costs a hash and a lookup instead of a signature
+//! check. Revocation is checked on every use, cached or not: revoking takes effect on
+//! the very next request.
+
+use crate::signing_keys::SigningKeys;
+use gatehouse_core::UnixTime;
+use gatehouse_core::jose::{Expected, TokenError, VerifiedToken};
+use gatehouse_store::Store;
+use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Cached verified tokens at most; past it, expired entries go, then everything.
+const CACHE_CAP: usize = 100_000;
+
+/// Why a token is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Core refused it.
+    Invalid(TokenError),
+    /// It was revoked.
+    Revoked,
+}
+
+impl Rejection {
+    /// A stable reason for audit events.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) => e.reason(),
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// Verified-token cache and revocation deny-list.
+#[derive(Debug, Default)]
+pub struct AccessTokens {
+    cache: RwLock<HashMap<[u8; 32], Arc<VerifiedToken>>>,
+    /// Revoked `jti` → when the token expires (then it can be forgotten).
+    revoked: RwLock<HashMap<String, UnixTime>>,
+}
+
+impl AccessTokens {
+    /// Loads the deny-list.
+    pub async fn load(store: &dyn Store) -> anyhow::Result<Self> {
+        let revoked = store.revoked_tokens().await?;
+        let tokens = Self::default();
+        tokens.revoked.write().extend(revoked);
+        Ok(tokens)
+    }
+
+    /// Verifies a token Gatehouse issued (`iss` = `issuer`, `typ` = `at+jwt`).
+    pub fn verify(
+        &self,
+        keys: &SigningKeys,
+        token: &str,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Result<Arc<VerifiedToken>, Rejection> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.cache.read().get(&key).cloned();
+        let verified = match cached {
+            // Time claims are rechecked on a hit; the signature is what is cached.
+            Some(hit) if hit.claims.exp > now.as_millis().div_euclid(1000) => hit,
+            _ => {
+                let expected = Expected {
+                    issuer,
+                    audience: None,
+                    typ: Some("at+jwt"),
+                    leeway_secs: 0,
+                    max_len: Expected::MAX_LEN,
+                };
+                let verified = Arc::new(
+                    keys.verify(token, &expected, now)
+                        .map_err(Rejection::Invalid)?,
+                );
+                self.remember(key, Arc::clone(&verified), now);
+                verified
+            }
+        };
+        if verified
+            .claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.as_millis().div_euclid(1000))
+        {
+            return Err(Rejection::Invalid(TokenError::NotYetValid));
+        }
+        if let Some(jti) = &verified.claims.jti
+            && self.revoked.read().contains_key(jti)
+        {
+            return Err(Rejection::Revoked);
+        }
+        Ok(verified)
+    }
+
+    /// Revokes a verified token: persisted first, then effective here at once.
+    pub async fn revoke(&self, store: &dyn Store, token: &VerifiedToken) -> anyhow::Result<()> {
+        let Some(jti) = &token.claims.jti else {
+            return Ok(());
+        };
+        let expires_at = UnixTime::from_millis(token.claims.exp.saturating_mul(1000));
+        store.revoke_token(jti, expires_at).await?;
+        self.revoked.write().insert(jti.clone(), expires_at);
+        Ok(())
+    }
+
+    /// Forgets revocations of tokens that have expired anyway.
+    pub async fn prune(&self, store: &dyn Store, now: UnixTime) -> anyhow::Result<()> {
+        store.prune_revoked_tokens(now).await?;
+        self.revoked.write().retain(|_, expires| *expires > now);
+        Ok(())
+    }
+
+    fn remember(&self, key: [u8; 32], token: Arc<VerifiedToken>, now: UnixTime) {
+        let mut cache = self.cache.write();
+        if cache.len() >= CACHE_CAP {
+            let now_secs = now.as_millis().div_euclid(1000);
+            cache.retain(|_, t| t.claims.exp > now_secs);
+            if cache.len() >= CACHE_CAP {
+                cache.clear();
+            }
+        }
+        cache.insert(key, token);
+    }
+}

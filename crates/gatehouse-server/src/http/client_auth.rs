@@ -1,0 +1,153 @@
+//! Client authentication for the OAuth endpoints (RFC 6749 §2.3) and their error
+//! answers (RFC 6749 §5.2): shared by token, introspection and revocation.
+
+use crate::state::AppState;
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use gatehouse_api::clients::OAuthErrorBody;
+use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, OAuthError, SecretDigest};
+use std::sync::Arc;
+
+/// Client authentication (RFC 6749 §2.3): HTTP Basic or the form's `client_id` and
+/// `client_secret`, exactly one of them, and the one the client registered.
+pub fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<Arc<ClientRecord>, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let (id, secret, method) = match (basic, client_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::InvalidRequest(
+                "use one client authentication method, not two".into(),
+            ));
+        }
+        (Some((id, secret)), None) => {
+            if client_id.is_some_and(|form_id| form_id != id) {
+                return Err(OAuthError::InvalidRequest(
+                    "client_id differs from the authenticated client".into(),
+                ));
+            }
+            (id, secret, ClientAuthMethod::ClientSecretBasic)
+        }
+        (None, Some(secret)) => {
+            let id = client_id.ok_or_else(|| {
+                OAuthError::InvalidRequest("client_secret without client_id".into())
+            })?;
+            (
+                id.to_owned(),
+                secret.to_owned(),
+                ClientAuthMethod::ClientSecretPost,
+            )
+        }
+        (None, None) => {
+            return Err(OAuthError::InvalidClient(
+                "client authentication is required".into(),
+            ));
+        }
+    };
+    let client = state.clients.get(&id);
+    // The digest comparison runs for unknown clients too, so timing does not tell
+    // which client ids exist.
+    let digest = client
+        .as_ref()
+        .map_or(SecretDigest([0; 32]), |c| c.secret_digest);
+    let secret_ok = digest.matches(&secret);
+    match client {
+        Some(client) if secret_ok && client.enabled && client.auth_method == method => Ok(client),
+        Some(client) if secret_ok && client.enabled => Err(OAuthError::InvalidClient(format!(
+            "this client authenticates with {}",
+            client.auth_method.as_str()
+        ))),
+        _ => Err(OAuthError::InvalidClient(
+            "unknown client, wrong secret, or client disabled".into(),
+        )),
+    }
+}
+
+/// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || OAuthError::InvalidClient("malformed Basic credentials".into());
+    let value = value.to_str().map_err(|_| bad())?;
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::InvalidClient(
+            "the token endpoint takes Basic client credentials".into(),
+        ));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    Ok(Some((
+        form_decode(id).ok_or_else(bad)?,
+        form_decode(secret).ok_or_else(bad)?,
+    )))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value (`+` and `%XX`).
+fn form_decode(text: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = char::from(bytes.next()?).to_digit(16)?;
+                let lo = char::from(bytes.next()?).to_digit(16)?;
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// An RFC 6749 §5.2 error answer.
+pub fn oauth_error(error: &OAuthError) -> Response {
+    let status = match error {
+        OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = OAuthErrorBody {
+        error: error.code().to_owned(),
+        error_description: error.description().to_owned(),
+    };
+    let mut response = no_store((status, Json(body)).into_response());
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 6749 §5.2: a 401 names the scheme; Basic is the one offered.
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"gatehouse\""),
+        );
+    }
+    response
+}
+
+/// Marks an answer that carries or concerns credentials as not cacheable.
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_decode;
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(form_decode("a+b%2Fc%3a").as_deref(), Some("a b/c:"));
+        assert_eq!(form_decode("%zz"), None);
+        assert_eq!(form_decode("%4"), None);
+        assert_eq!(form_decode("plain").as_deref(), Some("plain"));
+    }
+}

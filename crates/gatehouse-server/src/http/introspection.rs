@@ -1,0 +1,201 @@
+//! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009) for
+//! Gatehouse's own access tokens. Introspection takes an authenticated client or an
+//! API key with `gatehouse:verify`; revocation takes the client the token was issued
+//! to. A revoked token is deny-listed until it expires and is inactive at once.
+
+use super::client_auth::{authenticate, no_store, oauth_error};
+use crate::access_tokens::Rejection;
+use crate::state::{AppState, RequestContext};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use gatehouse_core::api_key::ApiKey;
+use gatehouse_core::audit::Outcome;
+use gatehouse_core::jose::VerifiedToken;
+use gatehouse_core::oauth::OAuthError;
+use gatehouse_core::scope::{Scope, VERIFY};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The form of both endpoints (other parameters are ignored).
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/introspect` — whether a token is active, and its claims if so.
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "RFC 7662 request"),
+    responses((status = 200, description = "RFC 7662 response"), (status = 401, description = "RFC 6749 error")))]
+pub async fn introspect(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    let mut event = ctx.event(state.clock.now(), "oauth.introspect", Outcome::Denied, 0);
+    let result = form_of(form).and_then(|form| {
+        let caller = introspector(&state, &headers, &form)?;
+        let token = form
+            .token
+            .as_deref()
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        Ok((caller, check(&state, token)))
+    });
+    let response = match result {
+        Ok((caller, checked)) => {
+            event.outcome = Outcome::Allowed;
+            event.principal = Some(caller);
+            match &checked {
+                Ok(token) => {
+                    event.reason = Some("active".into());
+                    event.target = token.claims.jti.clone();
+                }
+                Err(rejection) => event.reason = Some(format!("inactive: {}", rejection.reason())),
+            }
+            no_store(Json(introspection(checked.ok().as_deref())).into_response())
+        }
+        Err(error) => {
+            event.reason = Some(error.code().to_owned());
+            oauth_error(&error)
+        }
+    };
+    event.status = Some(response.status().as_u16());
+    state.audit.record(event).await;
+    response
+}
+
+/// `POST /oauth/revoke` — revoke an access token issued to the calling client.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "RFC 7009 request"),
+    responses((status = 200, description = "Revoked, or not a valid token"), (status = "4XX", description = "RFC 6749 error")))]
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    Extension(ctx): Extension<RequestContext>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    let mut event = ctx.event(state.clock.now(), "oauth.revoke", Outcome::Denied, 0);
+    let result = async {
+        let form = form_of(form)?;
+        let client = authenticate(
+            &state,
+            &headers,
+            form.client_id.as_deref(),
+            form.client_secret.as_deref(),
+        )?;
+        event.principal = Some(client.id.clone());
+        event.credential_id = Some(client.id.clone());
+        let token = form
+            .token
+            .as_deref()
+            .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        // RFC 7009 §2.2: an invalid, expired or already revoked token is not an error.
+        let Ok(token) = check(&state, token) else {
+            return Ok("not_active".to_owned());
+        };
+        event.target = token.claims.jti.clone();
+        if token.claims.client_id.as_deref() != Some(client.id.as_str()) {
+            return Err(OAuthError::UnauthorizedClient(
+                "this token was issued to another client".into(),
+            ));
+        }
+        state
+            .access_tokens
+            .revoke(state.store.as_ref(), &token)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "token revocation failed");
+                OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+            })?;
+        Ok("revoked".to_owned())
+    }
+    .await;
+    let response = match result {
+        Ok(reason) => {
+            event.outcome = Outcome::Allowed;
+            event.reason = Some(reason);
+            no_store(StatusCode::OK.into_response())
+        }
+        Err(error) => {
+            event.reason = Some(error.code().to_owned());
+            oauth_error(&error)
+        }
+    };
+    event.status = Some(response.status().as_u16());
+    state.audit.record(event).await;
+    response
+}
+
+fn form_of(form: Result<Form<TokenForm>, FormRejection>) -> Result<TokenForm, OAuthError> {
+    form.map(|Form(f)| f).map_err(|_| {
+        OAuthError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded, each parameter once".into(),
+        )
+    })
+}
+
+fn check(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Rejection> {
+    state.access_tokens.verify(
+        &state.signing_keys,
+        token,
+        &state.settings.public_url,
+        state.clock.now(),
+    )
+}
+
+/// Who may introspect: a client (its credentials) or an API key holding
+/// `gatehouse:verify` (as `Authorization: Bearer`). Returns the caller's id.
+fn introspector(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<String, OAuthError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    let Some(key) = bearer else {
+        return authenticate(
+            state,
+            headers,
+            form.client_id.as_deref(),
+            form.client_secret.as_deref(),
+        )
+        .map(|client| client.id.clone());
+    };
+    let refused =
+        || OAuthError::InvalidClient("an API key with gatehouse:verify is required".into());
+    let key = ApiKey::parse(key).map_err(|_| refused())?;
+    let verify = Scope::parse(VERIFY).map_err(|_| refused())?;
+    let lookup = state.keys.verify(&key, &[verify], state.clock.now());
+    match lookup.decision {
+        Ok(verified) => Ok(verified.who.credential_id().to_owned()),
+        Err(_) => Err(refused()),
+    }
+}
+
+/// The RFC 7662 answer: `{"active": false}` says nothing more.
+fn introspection(token: Option<&VerifiedToken>) -> Value {
+    let Some(token) = token else {
+        return json!({"active": false});
+    };
+    let c = &token.claims;
+    let mut body = json!({
+        "active": true,
+        "token_type": "Bearer",
+        "iss": c.iss, "sub": c.sub, "aud": c.aud, "exp": c.exp, "iat": c.iat, "nbf": c.nbf,
+        "jti": c.jti, "client_id": c.client_id, "scope": c.scope,
+    });
+    if let Some(obj) = body.as_object_mut() {
+        obj.retain(|_, v| !v.is_null());
+    }
+    body
+}

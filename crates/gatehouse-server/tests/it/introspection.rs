@@ -1,0 +1,182 @@
+//! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009).
+
+use crate::support::{Reply, TestApp, spawn_app};
+use gatehouse_api::clients::{ClientWithSecret, TokenResponse};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Registered {
+    id: String,
+    secret: String,
+}
+
+async fn register(app: &TestApp, name: &str) -> Registered {
+    let c: ClientWithSecret = app
+        .post(
+            "/admin/v1/clients",
+            &json!({"name": name, "scope": "orders:read", "audience": ["orders"]}),
+        )
+        .await
+        .expect(201)
+        .json();
+    Registered {
+        id: c.client.client_id,
+        secret: c.client_secret,
+    }
+}
+
+async fn token_for(app: &TestApp, c: &Registered) -> String {
+    let reply = app
+        .send(
+            app.request(Method::POST, "/oauth/token")
+                .basic_auth(&c.id, Some(&c.secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await
+        .expect(200);
+    reply.json::<TokenResponse>().access_token
+}
+
+async fn introspect(app: &TestApp, c: &Registered, token: &str) -> Value {
+    let reply = app
+        .send(
+            app.request(Method::POST, "/oauth/introspect")
+                .basic_auth(&c.id, Some(&c.secret))
+                .form(&[("token", token)]),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    reply.json()
+}
+
+async fn revoke(app: &TestApp, c: &Registered, token: &str) -> Reply {
+    app.send(
+        app.request(Method::POST, "/oauth/revoke")
+            .basic_auth(&c.id, Some(&c.secret))
+            .form(&[("token", token), ("token_type_hint", "access_token")]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_active_token_introspects_with_its_claims() {
+    let app = spawn_app().await;
+    let c = register(&app, "billing").await;
+    let token = token_for(&app, &c).await;
+    let body = introspect(&app, &c, &token).await;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["client_id"], c.id.as_str());
+    assert_eq!(body["sub"], c.id.as_str());
+    assert_eq!(body["scope"], "orders:read");
+    assert_eq!(body["aud"], "orders");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["exp"].is_i64() && body["jti"].is_string());
+
+    // A resource server may introspect with an API key holding gatehouse:verify.
+    let verifier = app.create_key("orders-api", &["gatehouse:verify"]).await;
+    let reply = app
+        .send(
+            app.request(Method::POST, "/oauth/introspect")
+                .bearer_auth(&verifier.key)
+                .form(&[("token", &token)]),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.json::<Value>()["active"], true);
+
+    // Anyone else may not.
+    let other = app.create_key("reader", &["gatehouse:keys"]).await;
+    for request in [
+        app.request(Method::POST, "/oauth/introspect")
+            .bearer_auth(&other.key)
+            .form(&[("token", &token)]),
+        app.request(Method::POST, "/oauth/introspect")
+            .form(&[("token", &token)]),
+        app.request(Method::POST, "/oauth/introspect")
+            .basic_auth(&c.id, Some("gcs_wrong"))
+            .form(&[("token", &token)]),
+    ] {
+        let reply = app.send(request).await;
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        assert_eq!(reply.json::<Value>()["error"], "invalid_client");
+    }
+}
+
+#[tokio::test]
+async fn anything_not_valid_is_simply_inactive() {
+    let app = spawn_app().await;
+    let c = register(&app, "billing").await;
+    let token = token_for(&app, &c).await;
+    let (head, _) = token.rsplit_once('.').unwrap();
+    for bad in [
+        "garbage".to_owned(),
+        String::new(),
+        format!("{head}.AAAA"),
+        format!("{head}.{}", "A".repeat(86)),
+        "x".repeat(20_000),
+    ] {
+        assert_eq!(
+            introspect(&app, &c, &bad).await,
+            json!({"active": false}),
+            "{bad:.40}"
+        );
+    }
+    app.advance_millis(600_000);
+    assert_eq!(introspect(&app, &c, &token).await, json!({"active": false}));
+    let missing = app
+        .send(
+            app.request(Method::POST, "/oauth/introspect")
+                .basic_auth(&c.id, Some(&c.secret))
+                .form(&[("token_type_hint", "access_token")]),
+        )
+        .await;
+    assert_eq!(missing.status, 400);
+    assert_eq!(missing.json::<Value>()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_inactive_at_once_and_stays_revoked() {
+    let mut app = spawn_app().await;
+    let owner = register(&app, "billing").await;
+    let other = register(&app, "shipping").await;
+    let token = token_for(&app, &owner).await;
+    assert_eq!(introspect(&app, &owner, &token).await["active"], true);
+
+    // Only the client it was issued to may revoke it.
+    let reply = revoke(&app, &other, &token).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json::<Value>()["error"], "unauthorized_client");
+    assert_eq!(introspect(&app, &owner, &token).await["active"], true);
+
+    let reply = revoke(&app, &owner, &token).await.expect(200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        introspect(&app, &owner, &token).await,
+        json!({"active": false})
+    );
+    // Revoking again, or revoking garbage, is not an error (RFC 7009 §2.2).
+    revoke(&app, &owner, &token).await.expect(200);
+    revoke(&app, &owner, "garbage").await.expect(200);
+    // A new token of the same client is unaffected.
+    let fresh = token_for(&app, &owner).await;
+    assert_eq!(introspect(&app, &owner, &fresh).await["active"], true);
+
+    app.restart().await;
+    assert_eq!(
+        introspect(&app, &owner, &token).await,
+        json!({"active": false})
+    );
+    assert_eq!(introspect(&app, &owner, &fresh).await["active"], true);
+
+    let events = app.audit("action=oauth.revoke").await;
+    let reasons: Vec<_> = events
+        .iter()
+        .map(|e| e.reason.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["unauthorized_client", "revoked", "not_active", "not_active"]
+    );
+    assert!(app.audit("action=oauth.introspect").await.len() >= 5);
+}
