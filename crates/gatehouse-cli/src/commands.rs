@@ -56,11 +56,86 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage OAuth clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// List and rotate the keys that sign access tokens.
     SigningKeys {
         #[command(subcommand)]
         command: SigningKeysCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its secret once.
+    Create(ClientSettings),
+    /// List clients.
+    List,
+    /// Show one client.
+    Show { id: String },
+    /// Change a client's settings.
+    Update {
+        id: String,
+        #[command(flatten)]
+        changes: ClientChanges,
+    },
+    /// Replace a client's secret (the old one stops working at once); prints it once.
+    RotateSecret { id: String },
+    /// Delete a client.
+    Delete { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientSettings {
+    /// Human name.
+    #[arg(long)]
+    pub name: String,
+    /// A scope it may be granted (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// An audience of its tokens (repeatable; default: the issuer).
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// A grant it may use (repeatable; default client_credentials).
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// Access token lifetime in seconds (capped by the server).
+    #[arg(long)]
+    pub ttl: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientChanges {
+    /// New name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace the scopes (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Option<Vec<String>>,
+    /// Replace the audiences (repeatable).
+    #[arg(long = "audience")]
+    pub audiences: Option<Vec<String>>,
+    /// Replace the grants (repeatable).
+    #[arg(long = "grant-type")]
+    pub grant_types: Option<Vec<String>>,
+    /// New authentication method.
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// New access token lifetime in seconds.
+    #[arg(long)]
+    pub ttl: Option<u32>,
+    /// Enable the client.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Disable the client.
+    #[arg(long)]
+    pub disable: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 mod audit;
 mod client;
+mod clients;
 mod commands;
 mod keys;
 mod serve;
@@ -58,6 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Keys { command } => keys::run(&cli.global, command).await,
         Command::Audit { command } => audit::run(&cli.global, command).await,
+        Command::Clients { command } => clients::run(&cli.global, command).await,
         Command::SigningKeys { command } => signing_keys::run(&cli.global, command).await,
     }
 }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod authorization;
+mod clients;
 mod config;
 mod keys;
 mod secrets;

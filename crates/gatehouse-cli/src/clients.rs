@@ -1,0 +1,123 @@
+//! `gatehouse clients …`: OAuth clients.
+
+use crate::client::Client as Http;
+use crate::commands::{ClientChanges, ClientsCommand, Global};
+use crate::keys::print_json;
+use crate::table::{self, or_dash};
+use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
+use reqwest::Method;
+use std::process::ExitCode;
+
+pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<ExitCode> {
+    let http = Http::new(global)?;
+    match command {
+        ClientsCommand::Create(s) => {
+            let body = CreateClient {
+                name: s.name,
+                grant_types: (!s.grant_types.is_empty()).then_some(s.grant_types),
+                scope: s.scopes.join(" "),
+                audience: s.audiences,
+                token_endpoint_auth_method: s.auth_method,
+                access_token_ttl: s.ttl,
+            };
+            let created: ClientWithSecret =
+                http.send(Method::POST, "/admin/v1/clients", &body).await?;
+            show_secret(global, &created)?;
+        }
+        ClientsCommand::List => {
+            let all: Vec<Client> = http.get("/admin/v1/clients", &[]).await?;
+            show(global, &all)?;
+        }
+        ClientsCommand::Show { id } => {
+            let client: Client = http.get(&path(&id)?, &[]).await?;
+            show(global, std::slice::from_ref(&client))?;
+        }
+        ClientsCommand::Update { id, changes } => {
+            let client: Client = http
+                .send(Method::PATCH, &path(&id)?, &update(changes))
+                .await?;
+            show(global, std::slice::from_ref(&client))?;
+        }
+        ClientsCommand::RotateSecret { id } => {
+            let rotated: ClientWithSecret = http
+                .call(Method::POST, &format!("{}/rotate-secret", path(&id)?))
+                .await?;
+            show_secret(global, &rotated)?;
+        }
+        ClientsCommand::Delete { id } => {
+            http.call_empty(Method::DELETE, &path(&id)?).await?;
+            if !global.json {
+                println!("deleted {id}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn update(c: ClientChanges) -> UpdateClient {
+    UpdateClient {
+        name: c.name,
+        grant_types: c.grant_types,
+        scope: c.scopes.map(|s| s.join(" ")),
+        audience: c.audiences,
+        token_endpoint_auth_method: c.auth_method,
+        access_token_ttl: c.ttl,
+        enabled: match (c.enable, c.disable) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+    }
+}
+
+fn path(id: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "{id:?} is not a client id"
+    );
+    Ok(format!("/admin/v1/clients/{id}"))
+}
+
+fn show(global: &Global, clients: &[Client]) -> anyhow::Result<()> {
+    if global.json {
+        return print_json(&clients);
+    }
+    let rows: Vec<Vec<String>> = clients
+        .iter()
+        .map(|c| {
+            vec![
+                c.client_id.clone(),
+                c.name.clone(),
+                c.scope.clone(),
+                c.audience.join(" "),
+                c.token_endpoint_auth_method.clone(),
+                or_dash(c.access_token_ttl),
+                if c.enabled { "enabled" } else { "disabled" }.to_owned(),
+            ]
+        })
+        .collect();
+    table::print(
+        &[
+            "CLIENT ID",
+            "NAME",
+            "SCOPE",
+            "AUDIENCE",
+            "AUTH METHOD",
+            "TTL",
+            "STATE",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+fn show_secret(global: &Global, created: &ClientWithSecret) -> anyhow::Result<()> {
+    if global.json {
+        return print_json(created);
+    }
+    show(global, std::slice::from_ref(&created.client))?;
+    println!();
+    println!("client_secret: {}", created.client_secret);
+    println!("Store it now: it is not shown again, and Gatehouse keeps only its hash.");
+    Ok(())
+}
