@@ -1,6 +1,7 @@
 //! OAuth clients: `/admin/v1/clients` (`gatehouse:clients`). Field names follow RFC
 //! 7591 where it has one.
 
+use gatehouse_core::jose::JwkSet;
 use gatehouse_core::oauth::ClientRecord;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -29,6 +30,10 @@ pub struct CreateClient {
     /// Access token lifetime in seconds (capped by the server's maximum).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_ttl: Option<u32>,
+    /// Public keys (each with a `kid`) for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<JwkSet>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields are kept.
@@ -56,6 +61,10 @@ pub struct UpdateClient {
     /// Whether it may obtain tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    /// Replace the public keys of a `private_key_jwt` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<JwkSet>,
 }
 
 /// A client as the admin API shows it; never its secret.
@@ -76,6 +85,10 @@ pub struct Client {
     /// Access token lifetime in seconds, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_ttl: Option<u32>,
+    /// Public keys of a `private_key_jwt` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<JwkSet>,
     /// Whether it may obtain tokens.
     pub enabled: bool,
     /// Creation time.
@@ -94,8 +107,10 @@ pub struct ClientWithSecret {
     /// The client.
     #[serde(flatten)]
     pub client: Client,
-    /// The client secret; store it now, it is not shown again.
-    pub client_secret: String,
+    /// The client secret; store it now, it is not shown again. None for a
+    /// `private_key_jwt` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 impl From<&ClientRecord> for Client {
@@ -112,6 +127,7 @@ impl From<&ClientRecord> for Client {
             audience: c.audiences.clone(),
             token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             access_token_ttl: c.access_ttl_secs,
+            jwks: c.jwks.clone(),
             enabled: c.enabled,
             created_at: to_datetime(c.created_at),
             updated_at: to_datetime(c.updated_at),

@@ -4,6 +4,7 @@ use crate::client::Client as Http;
 use crate::commands::{ClientChanges, ClientsCommand, Global};
 use crate::keys::print_json;
 use crate::table::{self, or_dash};
+use anyhow::Context;
 use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
 use reqwest::Method;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
                 audience: s.audiences,
                 token_endpoint_auth_method: s.auth_method,
                 access_token_ttl: s.ttl,
+                jwks: s.jwks.as_deref().map(read_jwks).transpose()?,
             };
             let created: ClientWithSecret =
                 http.send(Method::POST, "/admin/v1/clients", &body).await?;
@@ -34,7 +36,7 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
         }
         ClientsCommand::Update { id, changes } => {
             let client: Client = http
-                .send(Method::PATCH, &path(&id)?, &update(changes))
+                .send(Method::PATCH, &path(&id)?, &update(changes)?)
                 .await?;
             show(global, std::slice::from_ref(&client))?;
         }
@@ -54,8 +56,15 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn update(c: ClientChanges) -> UpdateClient {
-    UpdateClient {
+fn read_jwks(path: &std::path::Path) -> anyhow::Result<gatehouse_core::jose::JwkSet> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a JWK Set", path.display()))
+}
+
+fn update(c: ClientChanges) -> anyhow::Result<UpdateClient> {
+    Ok(UpdateClient {
+        jwks: c.jwks.as_deref().map(read_jwks).transpose()?,
         name: c.name,
         grant_types: c.grant_types,
         scope: c.scopes.map(|s| s.join(" ")),
@@ -67,7 +76,7 @@ fn update(c: ClientChanges) -> UpdateClient {
             (_, true) => Some(false),
             _ => None,
         },
-    }
+    })
 }
 
 fn path(id: &str) -> anyhow::Result<String> {
@@ -116,8 +125,10 @@ fn show_secret(global: &Global, created: &ClientWithSecret) -> anyhow::Result<()
         return print_json(created);
     }
     show(global, std::slice::from_ref(&created.client))?;
-    println!();
-    println!("client_secret: {}", created.client_secret);
-    println!("Store it now: it is not shown again, and Gatehouse keeps only its hash.");
+    if let Some(secret) = &created.client_secret {
+        println!();
+        println!("client_secret: {secret}");
+        println!("Store it now: it is not shown again, and Gatehouse keeps only its hash.");
+    }
     Ok(())
 }

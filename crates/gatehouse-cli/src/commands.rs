@@ -102,12 +102,15 @@ pub struct ClientSettings {
     /// A grant it may use (repeatable; default client_credentials).
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
-    /// client_secret_basic (default) or client_secret_post.
+    /// client_secret_basic (default), client_secret_post or private_key_jwt.
     #[arg(long)]
     pub auth_method: Option<String>,
     /// Access token lifetime in seconds (capped by the server).
     #[arg(long)]
     pub ttl: Option<u32>,
+    /// A JSON file with the client's public keys (JWK Set), for private_key_jwt.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +133,9 @@ pub struct ClientChanges {
     /// New access token lifetime in seconds.
     #[arg(long)]
     pub ttl: Option<u32>,
+    /// Replace the public keys (a JWK Set JSON file), for private_key_jwt.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
     /// Enable the client.
     #[arg(long, conflicts_with = "disable")]
     pub enable: bool,

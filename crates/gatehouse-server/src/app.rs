@@ -80,6 +80,11 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let mut settings = settings;
+    if settings.listen.port() == 0 && settings.public_url == format!("http://{}", settings.listen) {
+        // The default issuer names the listen address: with port 0, the one bound.
+        settings.public_url = format!("http://{}", listener.local_addr()?);
+    }
 
     let bootstrapped =
         bootstrap::admin_key_if_new(store.as_ref(), &settings.default_key_prefix, clock.now())

@@ -1,16 +1,23 @@
 //! Every OAuth client, in memory: the token endpoint authenticates without a database
 //! round trip. Admin changes write the store first, then here.
 
-use gatehouse_core::oauth::ClientRecord;
+use gatehouse_core::UnixTime;
+use gatehouse_core::oauth::{Assertion, ClientRecord};
 use gatehouse_store::Store;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The clients, by id.
+/// Client assertions remembered at most; past it, expired ones go, then new
+/// assertions are refused until some expire (never forgetting a live one).
+const SEEN_CAP: usize = 100_000;
+
+/// The clients, by id, and the client assertions already used.
 #[derive(Debug, Default)]
 pub struct Clients {
     by_id: RwLock<HashMap<String, Arc<ClientRecord>>>,
+    /// `client id` + `jti` → the assertion's expiry (seconds).
+    seen: Mutex<HashMap<(String, String), i64>>,
 }
 
 impl Clients {
@@ -40,6 +47,25 @@ impl Clients {
         self.by_id
             .write()
             .insert(client.id.clone(), Arc::new(client));
+    }
+
+    /// Records a client assertion; false if it was used before (a replay) or the
+    /// replay memory is full of live assertions.
+    pub fn first_use(&self, client_id: &str, assertion: &Assertion, now: UnixTime) -> bool {
+        let now_secs = now.as_millis().div_euclid(1000);
+        let mut seen = self.seen.lock();
+        if seen.len() >= SEEN_CAP {
+            seen.retain(|_, exp| *exp > now_secs);
+            if seen.len() >= SEEN_CAP {
+                return false;
+            }
+        }
+        let key = (client_id.to_owned(), assertion.jti.clone());
+        if seen.get(&key).is_some_and(|exp| *exp > now_secs) {
+            return false;
+        }
+        seen.insert(key, assertion.exp);
+        true
     }
 
     /// Removes a client.

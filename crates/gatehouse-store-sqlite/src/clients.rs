@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_digest, auth_method, grant_types, scopes, \
-         audiences, access_ttl_secs, enabled, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         audiences, access_ttl_secs, jwks, enabled, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -22,6 +22,7 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(scopes_json(&c.scopes))
     .bind(json(c.audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
+    .bind(jwks_json(c))
     .bind(c.enabled)
     .bind(c.created_at.as_millis())
     .bind(c.updated_at.as_millis())
@@ -34,7 +35,8 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
 pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_clients SET name = ?, secret_digest = ?, auth_method = ?, grant_types = ?, \
-         scopes = ?, audiences = ?, access_ttl_secs = ?, enabled = ?, updated_at = ? WHERE id = ?",
+         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, enabled = ?, updated_at = ? \
+         WHERE id = ?",
     )
     .bind(&c.name)
     .bind(&c.secret_digest.0[..])
@@ -43,6 +45,7 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(scopes_json(&c.scopes))
     .bind(json(c.audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
+    .bind(jwks_json(c))
     .bind(c.enabled)
     .bind(c.updated_at.as_millis())
     .bind(&c.id)
@@ -70,7 +73,7 @@ pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
 pub async fn all(pool: &SqlitePool) -> Result<Vec<ClientRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, name, secret_digest, auth_method, grant_types, scopes, audiences, \
-         access_ttl_secs, enabled, created_at, updated_at FROM oauth_clients ORDER BY id",
+         access_ttl_secs, jwks, enabled, created_at, updated_at FROM oauth_clients ORDER BY id",
     )
     .fetch_all(pool)
     .await
@@ -103,10 +106,22 @@ fn from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
             .map(u32::try_from)
             .transpose()
             .map_err(|_| corrupt("access_ttl_secs"))?,
+        jwks: row
+            .try_get::<Option<String>, _>("jwks")
+            .map_err(c)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("oauth_clients.jwks: {e}")))?,
         enabled: row.try_get("enabled").map_err(c)?,
         created_at: UnixTime::from_millis(row.try_get("created_at").map_err(c)?),
         updated_at: UnixTime::from_millis(row.try_get("updated_at").map_err(c)?),
     })
+}
+
+fn jwks_json(c: &ClientRecord) -> Option<String> {
+    c.jwks
+        .as_ref()
+        .and_then(|set| serde_json::to_string(set).ok())
 }
 
 fn grants_json(c: &ClientRecord) -> String {

@@ -7,6 +7,7 @@ mod audit;
 mod authorization;
 mod clients;
 mod config;
+mod interop;
 mod keys;
 mod secrets;
 mod serve;

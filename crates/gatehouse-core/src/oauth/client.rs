@@ -3,6 +3,7 @@
 
 use crate::base62;
 use crate::entropy::{Entropy, EntropyUnavailable};
+use crate::jose::JwkSet;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::time::UnixTime;
@@ -48,6 +49,8 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT the client signs with its own private key (RFC 7523 §2.2).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -56,6 +59,7 @@ impl ClientAuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -64,6 +68,7 @@ impl ClientAuthMethod {
         match name {
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -138,6 +143,8 @@ pub struct ClientRecord {
     /// Access token lifetime in seconds; `None` uses the server default. Capped by
     /// the server's maximum when a token is issued.
     pub access_ttl_secs: Option<u32>,
+    /// Public keys of a `private_key_jwt` client (RFC 7523), which sign its assertions.
+    pub jwks: Option<JwkSet>,
     /// A disabled client is refused.
     pub enabled: bool,
     /// Creation time.
@@ -180,6 +187,7 @@ mod tests {
         for m in [
             ClientAuthMethod::ClientSecretBasic,
             ClientAuthMethod::ClientSecretPost,
+            ClientAuthMethod::PrivateKeyJwt,
         ] {
             assert_eq!(ClientAuthMethod::from_name(m.as_str()), Some(m));
         }

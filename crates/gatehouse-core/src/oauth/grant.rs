@@ -122,6 +122,7 @@ mod tests {
             scopes: ScopeSet::parse(["orders:read", "orders:write"]).unwrap(),
             audiences: vec!["orders".into()],
             access_ttl_secs: None,
+            jwks: None,
             enabled: true,
             created_at: UnixTime::from_millis(0),
             updated_at: UnixTime::from_millis(0),

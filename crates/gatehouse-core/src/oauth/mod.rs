@@ -1,8 +1,10 @@
 //! OAuth 2.0 rules (RFC 6749, 9068): clients and their secrets, which scopes a grant
 //! gets, the claims of an access token, and the token endpoint's error codes.
 
+pub mod assertion;
 pub mod client;
 pub mod grant;
 
+pub use assertion::{ASSERTION_TYPE, Assertion, claimed_client, verify_assertion};
 pub use client::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest};
 pub use grant::{OAuthError, access_claims, granted_scopes};

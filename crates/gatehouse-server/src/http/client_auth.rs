@@ -7,19 +7,41 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use gatehouse_api::clients::OAuthErrorBody;
-use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, OAuthError, SecretDigest};
+use gatehouse_core::oauth::{
+    ASSERTION_TYPE, ClientAuthMethod, ClientRecord, OAuthError, SecretDigest, claimed_client,
+    verify_assertion,
+};
+use serde::Deserialize;
 use std::sync::Arc;
 
-/// Client authentication (RFC 6749 §2.3): HTTP Basic or the form's `client_id` and
-/// `client_secret`, exactly one of them, and the one the client registered.
+/// The client credentials a form may carry.
+#[derive(Debug, Default, Deserialize)]
+pub struct FormCredentials {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// Client authentication (RFC 6749 §2.3, RFC 7523 §2.2): HTTP Basic, the form's
+/// `client_id` and `client_secret`, or a signed `client_assertion` — exactly one of
+/// them, and the one the client registered.
 pub fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-    client_id: Option<&str>,
-    client_secret: Option<&str>,
+    form: &FormCredentials,
 ) -> Result<Arc<ClientRecord>, OAuthError> {
     let basic = basic_credentials(headers)?;
-    let (id, secret, method) = match (basic, client_secret) {
+    if let Some(assertion) = &form.client_assertion {
+        if basic.is_some() || form.client_secret.is_some() {
+            return Err(OAuthError::InvalidRequest(
+                "use one client authentication method, not two".into(),
+            ));
+        }
+        return authenticate_assertion(state, form, assertion);
+    }
+    let client_id = form.client_id.as_deref();
+    let (id, secret, method) = match (basic, form.client_secret.as_deref()) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::InvalidRequest(
                 "use one client authentication method, not two".into(),
@@ -66,6 +88,46 @@ pub fn authenticate(
             "unknown client, wrong secret, or client disabled".into(),
         )),
     }
+}
+
+/// `private_key_jwt`: the assertion names its client, which must have registered that
+/// method and the key that signed it; each assertion is accepted once.
+fn authenticate_assertion(
+    state: &AppState,
+    form: &FormCredentials,
+    assertion: &str,
+) -> Result<Arc<ClientRecord>, OAuthError> {
+    if form.client_assertion_type.as_deref() != Some(ASSERTION_TYPE) {
+        return Err(OAuthError::InvalidRequest(format!(
+            "client_assertion_type must be {ASSERTION_TYPE}"
+        )));
+    }
+    let refused = || OAuthError::InvalidClient("unknown client or bad client assertion".into());
+    let id = claimed_client(assertion).ok_or_else(refused)?;
+    if form
+        .client_id
+        .as_deref()
+        .is_some_and(|form_id| form_id != id)
+    {
+        return Err(OAuthError::InvalidRequest(
+            "client_id differs from the assertion's client".into(),
+        ));
+    }
+    let client = state
+        .clients
+        .get(&id)
+        .filter(|c| c.enabled && c.auth_method == ClientAuthMethod::PrivateKeyJwt)
+        .ok_or_else(refused)?;
+    let issuer = &state.settings.public_url;
+    let token_endpoint = format!("{issuer}/oauth/token");
+    let now = state.clock.now();
+    let verified = verify_assertion(assertion, &client, &[issuer, &token_endpoint], now)?;
+    if !state.clients.first_use(&client.id, &verified, now) {
+        return Err(OAuthError::InvalidClient(
+            "client assertion already used (jti replay)".into(),
+        ));
+    }
+    Ok(client)
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.

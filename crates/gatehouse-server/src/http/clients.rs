@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_api::Problem;
 use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
+use gatehouse_core::jose::{JwkSet, VerifyingKey};
 use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType};
 use gatehouse_core::scope::{CLIENTS, ScopeSet};
 use gatehouse_core::{id, policy};
@@ -35,11 +36,13 @@ pub async fn create(
             let now = state.clock.now();
             let mut entropy = crate::entropy::OsEntropy;
             let secret = ClientSecret::generate(&mut entropy)?;
+            let method = auth_method(req.token_endpoint_auth_method.as_deref())?;
             let record = ClientRecord {
                 id: id::generate("cli", now, &mut entropy)?,
                 name: checked_name(&req.name)?,
                 secret_digest: secret.digest(),
-                auth_method: auth_method(req.token_endpoint_auth_method.as_deref())?,
+                jwks: client_keys(method, req.jwks)?,
+                auth_method: method,
                 grant_types: grant_types(req.grant_types.as_deref())?,
                 scopes,
                 audiences: audiences(&req.audience)?,
@@ -129,6 +132,10 @@ pub async fn update(
             if let Some(method) = &req.token_endpoint_auth_method {
                 record.auth_method = auth_method(Some(method))?;
             }
+            if req.jwks.is_some() || req.token_endpoint_auth_method.is_some() {
+                let keys = req.jwks.clone().or_else(|| record.jwks.clone());
+                record.jwks = client_keys(record.auth_method, keys)?;
+            }
             if let Some(secs) = req.access_token_ttl {
                 record.access_ttl_secs = Some(ttl(secs)?);
             }
@@ -158,6 +165,12 @@ pub async fn rotate_secret(
         .audited(&state, "client.rotate_secret", target.as_deref(), async {
             caller.require(CLIENTS)?;
             let mut record = manage(&state, &caller, &client_id?)?;
+            if record.auth_method == ClientAuthMethod::PrivateKeyJwt {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "this client authenticates with private_key_jwt: update its jwks instead",
+                ));
+            }
             let secret = ClientSecret::generate(&mut crate::entropy::OsEntropy)?;
             record.secret_digest = secret.digest();
             record.updated_at = state.clock.now();
@@ -217,9 +230,12 @@ fn manage(state: &AppState, caller: &Caller, client_id: &str) -> Result<ClientRe
 }
 
 fn with_secret(record: &ClientRecord, secret: &ClientSecret, created: bool) -> Response {
+    // A private_key_jwt client's secret exists only so the record has one; no
+    // method accepts it, so it is never shown.
     let body = ClientWithSecret {
         client: Client::from(record),
-        client_secret: secret.reveal().to_owned(),
+        client_secret: (record.auth_method != ClientAuthMethod::PrivateKeyJwt)
+            .then(|| secret.reveal().to_owned()),
     };
     let status = if created {
         StatusCode::CREATED
@@ -276,10 +292,35 @@ fn auth_method(name: Option<&str>) -> Result<ClientAuthMethod, ApiError> {
                 "invalid_field",
                 format!(
                     "token_endpoint_auth_method {name:?} is not supported; \
-                     supported: client_secret_basic, client_secret_post"
+                     supported: client_secret_basic, client_secret_post, private_key_jwt"
                 ),
             )
         }),
+    }
+}
+
+/// The keys of a `private_key_jwt` client: required, each usable and named by a
+/// `kid`; for other methods, none.
+fn client_keys(method: ClientAuthMethod, jwks: Option<JwkSet>) -> Result<Option<JwkSet>, ApiError> {
+    let bad = |detail: String| ApiError::bad_request("invalid_field", detail);
+    match (method, jwks) {
+        (ClientAuthMethod::PrivateKeyJwt, None) => Err(bad(
+            "private_key_jwt needs jwks, the client's public keys".into(),
+        )),
+        (ClientAuthMethod::PrivateKeyJwt, Some(set)) => {
+            if set.keys.is_empty() || set.keys.len() > 10 {
+                return Err(bad("jwks holds 1 to 10 keys".into()));
+            }
+            for key in &set.keys {
+                if key.kid.is_none() {
+                    return Err(bad("every key in jwks needs a kid".into()));
+                }
+                VerifyingKey::from_jwk(key).map_err(|e| bad(format!("jwks: {e}")))?;
+            }
+            Ok(Some(set))
+        }
+        (_, None) => Ok(None),
+        (_, Some(_)) => Err(bad("jwks is only for private_key_jwt clients".into())),
     }
 }
 

@@ -3,7 +3,7 @@
 //! API key with `gatehouse:verify`; revocation takes the client the token was issued
 //! to. A revoked token is deny-listed until it expires and is inactive at once.
 
-use super::client_auth::{authenticate, no_store, oauth_error};
+use super::client_auth::{FormCredentials, authenticate, no_store, oauth_error};
 use crate::access_tokens::Rejection;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
@@ -24,8 +24,8 @@ use std::sync::Arc;
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
     token: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    credentials: FormCredentials,
 }
 
 /// `POST /oauth/introspect` — whether a token is active, and its claims if so.
@@ -83,12 +83,7 @@ pub async fn revoke(
     let mut event = ctx.event(state.clock.now(), "oauth.revoke", Outcome::Denied, 0);
     let result = async {
         let form = form_of(form)?;
-        let client = authenticate(
-            &state,
-            &headers,
-            form.client_id.as_deref(),
-            form.client_secret.as_deref(),
-        )?;
+        let client = authenticate(&state, &headers, &form.credentials)?;
         event.principal = Some(client.id.clone());
         event.credential_id = Some(client.id.clone());
         let token = form
@@ -163,13 +158,7 @@ fn introspector(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
     let Some(key) = bearer else {
-        return authenticate(
-            state,
-            headers,
-            form.client_id.as_deref(),
-            form.client_secret.as_deref(),
-        )
-        .map(|client| client.id.clone());
+        return authenticate(state, headers, &form.credentials).map(|client| client.id.clone());
     };
     let refused =
         || OAuthError::InvalidClient("an API key with gatehouse:verify is required".into());

@@ -2,7 +2,7 @@
 //! token. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
 //! `Cache-Control: no-store`; every request is one audit event (`oauth.token`).
 
-use super::client_auth::{authenticate, no_store, oauth_error};
+use super::client_auth::{FormCredentials, authenticate, no_store, oauth_error};
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -24,8 +24,8 @@ const ACTION: &str = "oauth.token";
 pub struct TokenRequest {
     grant_type: Option<String>,
     scope: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    #[serde(flatten)]
+    credentials: FormCredentials,
 }
 
 /// `POST /oauth/token` — an access token for an authenticated client.
@@ -81,12 +81,7 @@ fn issue(
             return (None, Err(OAuthError::InvalidRequest(detail)));
         }
     };
-    let client = match authenticate(
-        state,
-        headers,
-        req.client_id.as_deref(),
-        req.client_secret.as_deref(),
-    ) {
+    let client = match authenticate(state, headers, &req.credentials) {
         Ok(client) => client,
         Err(e) => return (None, Err(e)),
     };

@@ -21,7 +21,7 @@ async fn register(app: &TestApp, name: &str) -> Registered {
         .json();
     Registered {
         id: c.client.client_id,
-        secret: c.client_secret,
+        secret: c.client_secret.unwrap(),
     }
 }
 

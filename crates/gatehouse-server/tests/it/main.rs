@@ -15,6 +15,7 @@ mod lifecycle;
 mod oauth_token;
 mod openapi;
 mod persistence;
+mod private_key_jwt;
 mod rotation;
 mod signing_keys;
 mod support;

@@ -15,6 +15,12 @@ async fn register(app: &TestApp, body: Value) -> ClientWithSecret {
         .json()
 }
 
+fn secret(c: &ClientWithSecret) -> &str {
+    c.client_secret
+        .as_deref()
+        .expect("a secret client shows its secret once")
+}
+
 async fn billing(app: &TestApp) -> ClientWithSecret {
     register(
         app,
@@ -94,11 +100,11 @@ async fn verified(
 async fn client_credentials_with_basic_authentication() {
     let app = spawn_app().await;
     let client = billing(&app).await;
-    assert!(client.client_secret.starts_with("gcs_"));
+    assert!(secret(&client).starts_with("gcs_"));
     let reply = basic(
         &app,
         &client.client.client_id,
-        &client.client_secret,
+        secret(&client),
         &[("grant_type", "client_credentials")],
     )
     .await
@@ -122,7 +128,7 @@ async fn client_credentials_with_basic_authentication() {
     let reply = basic(
         &app,
         &client.client.client_id,
-        &client.client_secret,
+        secret(&client),
         &[
             ("grant_type", "client_credentials"),
             ("scope", "orders:read gatehouse:admin"),
@@ -162,7 +168,7 @@ async fn client_credentials_with_post_authentication_and_lifetimes() {
         &[
             ("grant_type", "client_credentials"),
             ("client_id", id),
-            ("client_secret", &client.client_secret),
+            ("client_secret", secret(&client)),
         ],
     )
     .await
@@ -180,7 +186,7 @@ async fn client_credentials_with_post_authentication_and_lifetimes() {
     let reply = basic(
         &app,
         id,
-        &client.client_secret,
+        secret(&client),
         &[("grant_type", "client_credentials")],
     )
     .await;
@@ -192,7 +198,7 @@ async fn every_refusal_has_its_rfc_error_and_issues_nothing() {
     let app = spawn_app().await;
     let client = billing(&app).await;
     let id = client.client.client_id.as_str();
-    let secret = client.client_secret.as_str();
+    let secret = secret(&client);
     let cc = ("grant_type", "client_credentials");
 
     refused(
@@ -307,16 +313,14 @@ async fn rotating_a_secret_retires_the_old_one_at_once() {
         .await
         .expect(200)
         .json();
-    assert_ne!(rotated.client_secret, client.client_secret);
+    assert_ne!(secret(&rotated), secret(&client));
     let cc = [("grant_type", "client_credentials")];
     refused(
-        &basic(&app, &id, &client.client_secret, &cc).await,
+        &basic(&app, &id, secret(&client), &cc).await,
         401,
         "invalid_client",
     );
-    basic(&app, &id, &rotated.client_secret, &cc)
-        .await
-        .expect(200);
+    basic(&app, &id, secret(&rotated), &cc).await.expect(200);
 }
 
 #[tokio::test]
@@ -331,7 +335,7 @@ async fn the_clients_api_checks_scopes_and_never_shows_a_secret_again() {
         .json();
     assert_eq!(shown, client.client);
     let listed = app.get("/admin/v1/clients").await.expect(200);
-    assert!(!listed.text().contains(&client.client_secret));
+    assert!(!listed.text().contains(secret(&client)));
     assert!(!listed.text().contains("\"client_secret\""));
 
     let clerk = app.create_key("clerk", &["gatehouse:clients"]).await;
@@ -380,11 +384,9 @@ async fn the_clients_api_checks_scopes_and_never_shows_a_secret_again() {
     // Persisted, and the store holds only the secret's digest.
     app.restart().await;
     let cc = [("grant_type", "client_credentials")];
-    basic(&app, &id, &client.client_secret, &cc)
-        .await
-        .expect(200);
+    basic(&app, &id, secret(&client), &cc).await.expect(200);
     app.stop().await;
-    let secret = client.client_secret.as_bytes();
+    let secret = secret(&client).as_bytes();
     for entry in std::fs::read_dir(app.dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!bytes.windows(secret.len()).any(|w| w == secret));
@@ -395,6 +397,9 @@ async fn the_clients_api_checks_scopes_and_never_shows_a_secret_again() {
 async fn metadata_lists_exactly_what_is_served() {
     let app = spawn_app().await;
     let issuer = app.state().settings.public_url.clone();
+    // Listening on port 0, the default issuer names the port actually bound.
+    let port = app.state().settings.listen.port();
+    assert!(!issuer.ends_with(":0") && port == 0, "{issuer}");
     for path in [
         "/.well-known/oauth-authorization-server",
         "/.well-known/openid-configuration",

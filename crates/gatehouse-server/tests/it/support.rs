@@ -114,7 +114,7 @@ impl Reply {
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().expect("temporary data directory");
     let clock = Arc::new(ManualClock::new(START));
-    let mut server = start(&dir, &clock).await;
+    let mut server = start(&dir, &clock, "127.0.0.1:0").await;
     let admin_key = server
         .take_admin_key()
         .expect("a first start creates the admin key")
@@ -135,9 +135,9 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
-async fn start(dir: &TempDir, clock: &Arc<ManualClock>) -> RunningServer {
+async fn start(dir: &TempDir, clock: &Arc<ManualClock>, listen: &str) -> RunningServer {
     let overrides = Overrides {
-        listen: Some("127.0.0.1:0".into()),
+        listen: Some(listen.into()),
         data_dir: Some(dir.path().to_path_buf()),
     };
     let settings = Settings::load(None, std::iter::empty(), &overrides).expect("settings");
@@ -156,11 +156,13 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts a new one on the same data directory and clock.
-    /// Returns the admin key the new start created, if it (wrongly) made one.
+    /// Stops the server and starts a new one on the same data directory, clock and
+    /// address (so the issuer of tokens stays the same). Returns the admin key the new
+    /// start created, if it (wrongly) made one.
     pub async fn restart(&mut self) -> Option<String> {
+        let addr = self.base.trim_start_matches("http://").to_owned();
         self.stop().await;
-        let mut server = start(&self.dir, &self.clock).await;
+        let mut server = start(&self.dir, &self.clock, &addr).await;
         let second_admin = server.take_admin_key().map(|k| k.reveal().to_owned());
         self.base = format!("http://{}", server.addr());
         self.server = Some(server);

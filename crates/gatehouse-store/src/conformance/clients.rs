@@ -13,6 +13,13 @@ fn client(id: &str) -> ClientRecord {
         scopes: ScopeSet::parse(["orders:read", "orders:write"]).unwrap(),
         audiences: vec!["orders".into(), "https://api.example/".into()],
         access_ttl_secs: Some(300),
+        jwks: Some(
+            serde_json::from_value(serde_json::json!({"keys": [{
+                "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+            }]}))
+            .unwrap(),
+        ),
         enabled: true,
         created_at: UnixTime::from_millis(1_700_000_000_000),
         updated_at: UnixTime::from_millis(1_700_000_000_001),
@@ -23,6 +30,7 @@ pub async fn clients_read_back_every_field(store: &dyn Store) {
     assert!(store.clients().await.unwrap().is_empty());
     let mut b = client("cli_b");
     b.access_ttl_secs = None;
+    b.jwks = None;
     b.audiences.clear();
     store.insert_client(&b).await.unwrap();
     store.insert_client(&client("cli_a")).await.unwrap();
