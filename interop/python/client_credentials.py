@@ -7,6 +7,8 @@ JWK Set as an RFC 9068 access token, and must refuse a tampered copy.
 Env: GATEHOUSE_URL, CLIENT_ID, CLIENT_SECRET, AUTH_METHOD
 (client_secret_basic | client_secret_post), AUDIENCE.
 Prints one JSON line; exits non-zero on any failure.
+
+`private_key_jwt.py` reuses `discover` and `check_token` for RFC 7523 clients.
 """
 
 import json
@@ -30,33 +32,29 @@ class Metadata(AuthorizationServerMetadata):
             raise ValueError('"response_types_supported" MUST be a JSON array')
 
 
-def main() -> None:
-    url = os.environ["GATEHOUSE_URL"]
-    audience = os.environ["AUDIENCE"]
-    method = os.environ["AUTH_METHOD"]
-
+def discover(url: str, method: str | None) -> Metadata:
+    """The server's RFC 8414 metadata, validated by Authlib, naming `url` as its
+    issuer and offering `method` (unless None)."""
     response = requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=10)
     response.raise_for_status()
     metadata = Metadata(response.json())
     metadata.validate()
     if metadata["issuer"] != url:
         raise SystemExit(f"metadata issuer {metadata['issuer']!r} is not {url!r}")
-    if method not in metadata["token_endpoint_auth_methods_supported"]:
+    offered = metadata["token_endpoint_auth_methods_supported"]
+    if method is not None and method not in offered:
         raise SystemExit(f"{method} is not in the metadata")
+    return metadata
 
-    session = OAuth2Session(
-        os.environ["CLIENT_ID"],
-        os.environ["CLIENT_SECRET"],
-        token_endpoint_auth_method=method,
-    )
-    token = session.fetch_token(
-        metadata["token_endpoint"], grant_type="client_credentials", timeout=10
-    )
+
+def check_token(token: dict, jwks: jwt.PyJWKClient, url: str, audience: str) -> dict:
+    """Verifies Authlib's `token` response with PyJWT (signature by the JWK Set,
+    issuer, audience, required claims) and checks that a tampered copy is refused.
+    Returns what the Rust test asserts on."""
     access_token = token["access_token"]
     if token.get("token_type", "").lower() != "bearer":
         raise SystemExit(f"token_type {token.get('token_type')!r}")
 
-    jwks = jwt.PyJWKClient(metadata["jwks_uri"])
     header = jwt.get_unverified_header(access_token)
     if header.get("typ") != "at+jwt":
         raise SystemExit(f"header typ {header.get('typ')!r}, not at+jwt")
@@ -86,18 +84,31 @@ def main() -> None:
     if not tampered_rejected:
         raise SystemExit("PyJWT accepted a tampered token")
 
-    print(
-        json.dumps(
-            {
-                "auth_method": method,
-                "header": header,
-                "claims": claims,
-                "scope": token.get("scope"),
-                "expires_in": token.get("expires_in"),
-                "tampered_rejected": tampered_rejected,
-            }
-        )
+    return {
+        "header": header,
+        "claims": claims,
+        "scope": token.get("scope"),
+        "expires_in": token.get("expires_in"),
+        "tampered_rejected": tampered_rejected,
+    }
+
+
+def main() -> None:
+    url = os.environ["GATEHOUSE_URL"]
+    audience = os.environ["AUDIENCE"]
+    method = os.environ["AUTH_METHOD"]
+    metadata = discover(url, method)
+
+    session = OAuth2Session(
+        os.environ["CLIENT_ID"],
+        os.environ["CLIENT_SECRET"],
+        token_endpoint_auth_method=method,
     )
+    token = session.fetch_token(
+        metadata["token_endpoint"], grant_type="client_credentials", timeout=10
+    )
+    checked = check_token(token, jwt.PyJWKClient(metadata["jwks_uri"]), url, audience)
+    print(json.dumps({"auth_method": method, **checked}))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 //! Third-party OAuth clients that no one here wrote, against the real server: Python
 //! Authlib + PyJWT (`interop/python`) and Node openid-client + jose (`interop/node`).
 //! Each gets a token by client credentials with the client's registered
-//! authentication method and verifies it against the JWK Set as an RFC 9068 access
-//! token. `scripts/test` installs the clients and names them in
-//! `GATEHOUSE_INTEROP_PYTHON` and `GATEHOUSE_INTEROP_NODE_DIR`.
+//! authentication method — a secret, or (Authlib) a private_key_jwt assertion — and
+//! verifies it against the JWK Set as an RFC 9068 access token. `scripts/test`
+//! installs the clients and names them in `GATEHOUSE_INTEROP_PYTHON` and
+//! `GATEHOUSE_INTEROP_NODE_DIR`.
 
 use crate::support::{Home, MASTER_KEY, Server, free_port, run, stderr, stdout};
 use serde_json::{Value, json};
@@ -22,6 +23,104 @@ fn authlib_and_pyjwt_work_with_client_secret_basic() {
 #[test]
 fn authlib_and_pyjwt_work_with_client_secret_post() {
     python_client("client_secret_post");
+}
+
+/// RFC 7523 with Authlib's own `PrivateKeyJWT`: the script generates an ES256, an
+/// EdDSA and an RS256 key, the client registers their public halves, and Authlib
+/// signs its assertions with each key twice; PyJWT verifies the six tokens.
+#[test]
+fn authlib_and_pyjwt_work_with_private_key_jwt() {
+    const METHOD: &str = "private_key_jwt";
+    let script = interop_dir().join("python/private_key_jwt.py");
+    let python = || {
+        let mut cmd = Command::new(installed("GATEHOUSE_INTEROP_PYTHON"));
+        cmd.arg(&script);
+        cmd
+    };
+    let mut genkey = python();
+    genkey.arg("genkey");
+    let keys = run_json(genkey);
+
+    let (server, admin) = start_server();
+    let client = register(&server, &admin, METHOD, Some(&keys["public"]));
+    assert_eq!(
+        client.secret, None,
+        "a private_key_jwt client has no secret"
+    );
+    let mut cmd = python();
+    cmd.env("GATEHOUSE_URL", server.url())
+        .env("CLIENT_ID", &client.id)
+        .env("AUDIENCE", AUDIENCE)
+        .env("PRIVATE_JWKS", keys["private"].to_string());
+    let out = run_json(cmd);
+
+    let token_endpoint = format!("{}/oauth/token", server.url());
+    assert_eq!(out["auth_method"], METHOD);
+    assert_eq!(
+        out["advertised"], true,
+        "the metadata lists private_key_jwt"
+    );
+    assert_eq!(out["token_endpoint"], token_endpoint.as_str(), "{out}");
+    let results = out["keys"].as_array().expect("keys");
+    let algs: Vec<&str> = results.iter().filter_map(|r| r["alg"].as_str()).collect();
+    assert_eq!(algs, ["ES256", "EdDSA", "RS256"], "{out}");
+
+    let mut token_jtis = HashSet::new();
+    let mut assertion_jtis = HashSet::new();
+    for result in results {
+        let alg = &result["alg"];
+        let tokens = result["tokens"].as_array().expect("tokens");
+        let assertions = result["assertions"].as_array().expect("assertions");
+        assert_eq!(tokens.len(), 2, "{alg}: {out}");
+        assert_eq!(assertions.len(), 2, "{alg}: {out}");
+        for token in tokens {
+            assert_eq!(token["scope"], SCOPE, "{alg}: {token}");
+            assert_eq!(token["tampered_rejected"], true, "{alg}: {token}");
+            assert_access_token(&server, &client, &token["header"], &token["claims"]);
+            assert_eq!(token["expires_in"], lifetime(&token["claims"]), "{token}");
+            token_jtis.insert(token["claims"]["jti"].to_string());
+        }
+        // What Authlib signed: RFC 7523 §3, with the registered key's kid and alg.
+        for assertion in assertions {
+            let (header, claims) = (&assertion["header"], &assertion["claims"]);
+            assert_eq!(header["alg"], *alg, "{header}");
+            assert_eq!(header["kid"], result["kid"], "{header}");
+            assert_eq!(claims["iss"], client.id, "{claims}");
+            assert_eq!(claims["sub"], client.id, "{claims}");
+            assert_eq!(claims["aud"], token_endpoint.as_str(), "{claims}");
+            assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+            assert!(lifetime(claims).as_i64() <= Some(3600), "{claims}");
+            assertion_jtis.insert(claims["jti"].to_string());
+        }
+    }
+    assert_eq!(token_jtis.len(), 6, "each token has its own jti: {out}");
+    assert_eq!(
+        assertion_jtis.len(),
+        6,
+        "each assertion has its own jti: {out}"
+    );
+
+    // An assertion Authlib already used gets nothing the second time.
+    let used = results[0]["assertions"][0]["jwt"].as_str().expect("jwt");
+    let (status, refused) = post_form(
+        &token_endpoint,
+        &[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", used),
+        ],
+    );
+    assert_eq!(status, 401, "{refused}");
+    assert_eq!(refused["error"], "invalid_client", "{refused}");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("already used")),
+        "{refused}"
+    );
 }
 
 #[test]
@@ -83,12 +182,27 @@ fn node_client(method: &str) {
 /// A registered OAuth client.
 struct Client {
     id: String,
-    secret: String,
+    /// None for `private_key_jwt`.
+    secret: Option<String>,
 }
 
-/// Starts a server, registers a client for `method`, runs `cmd` (one of the interop
-/// scripts) against them and returns its one line of JSON.
+/// Starts a server, registers a client for `method` (a secret method), runs `cmd`
+/// (one of the interop scripts) against them and returns its one line of JSON.
 fn run_client(mut cmd: Command, method: &str) -> (Server, Client, Value) {
+    let (server, admin) = start_server();
+    let client = register(&server, &admin, method, None);
+    let secret = client.secret.as_deref().expect("a client secret");
+    cmd.env("GATEHOUSE_URL", server.url())
+        .env("CLIENT_ID", &client.id)
+        .env("CLIENT_SECRET", secret)
+        .env("AUTH_METHOD", method)
+        .env("AUDIENCE", AUDIENCE);
+    let json = run_json(cmd);
+    (server, client, json)
+}
+
+/// Starts a server on a fixed port; returns it and its admin key.
+fn start_server() -> (Server, String) {
     let mut home = Home::new();
     // A fixed port: the issuer (`iss`, metadata `issuer`) is derived from `--listen`,
     // and with port 0 it would read `http://127.0.0.1:0`.
@@ -100,12 +214,11 @@ fn run_client(mut cmd: Command, method: &str) -> (Server, Client, Value) {
         .env("GATEHOUSE_MASTER_KEY", MASTER_KEY);
     let server = home.start(serve);
     let admin = server.admin_key();
-    let client = register(&server, &admin, method);
-    cmd.env("GATEHOUSE_URL", server.url())
-        .env("CLIENT_ID", &client.id)
-        .env("CLIENT_SECRET", &client.secret)
-        .env("AUTH_METHOD", method)
-        .env("AUDIENCE", AUDIENCE);
+    (server, admin)
+}
+
+/// Runs `cmd`, an interop script, which must succeed and print one line of JSON.
+fn run_json(cmd: Command) -> Value {
     let out = run(cmd);
     assert!(
         out.status.success(),
@@ -115,9 +228,7 @@ fn run_client(mut cmd: Command, method: &str) -> (Server, Client, Value) {
         stderr(&out)
     );
     let text = stdout(&out);
-    let json = serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {text}"));
-    (server, client, json)
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}): {text}"))
 }
 
 /// Asserts the RFC 9068 header and claims of a token the client got.
@@ -146,15 +257,19 @@ fn lifetime(claims: &Value) -> Value {
     json!(exp - iat)
 }
 
-/// `POST /admin/v1/clients` for a client of `method`.
-fn register(server: &Server, admin: &str, method: &str) -> Client {
+/// `POST /admin/v1/clients` for a client of `method`, with `jwks` (its public keys)
+/// for `private_key_jwt`.
+fn register(server: &Server, admin: &str, method: &str, jwks: Option<&Value>) -> Client {
     let url = format!("{}/admin/v1/clients", server.url());
-    let body = json!({
+    let mut body = json!({
         "name": "interop",
         "scope": SCOPE,
         "audience": [AUDIENCE],
         "token_endpoint_auth_method": method,
     });
+    if let Some(jwks) = jwks {
+        body["jwks"] = jwks.clone();
+    }
     let (status, created): (_, Value) = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let response = reqwest::Client::new()
             .post(url)
@@ -169,8 +284,21 @@ fn register(server: &Server, admin: &str, method: &str) -> Client {
     assert_eq!(created["token_endpoint_auth_method"], method);
     Client {
         id: created["client_id"].as_str().unwrap().to_owned(),
-        secret: created["client_secret"].as_str().unwrap().to_owned(),
+        secret: created["client_secret"].as_str().map(str::to_owned),
     }
+}
+
+/// A form POST to `url`: the status and the JSON answer.
+fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = reqwest::Client::new()
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    })
 }
 
 /// The path in `var`, which `scripts/test` sets after installing the clients.

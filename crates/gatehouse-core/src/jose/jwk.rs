@@ -37,6 +37,15 @@ pub struct Jwk {
     /// RSA public exponent, base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
+    /// Whether the JSON carried a private member (`d`): such a JWK is refused as a
+    /// public key, and the private value is never kept.
+    #[serde(default, rename = "d", deserialize_with = "present", skip_serializing)]
+    pub has_private: bool,
+}
+
+/// `true` for any value: only the member's presence is kept.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// A JWK Set document (`/.well-known/jwks.json`).
@@ -115,6 +124,11 @@ impl VerifyingKey {
     /// EdDSA, RSA → RS256); a JWK `alg` that disagrees is refused. The key id is the
     /// JWK's `kid`, or its thumbprint when it has none.
     pub fn from_jwk(jwk: &Jwk) -> Result<Self, JwkError> {
+        if jwk.has_private {
+            return Err(JwkError::Invalid(
+                "a public key must not carry its private part (d)",
+            ));
+        }
         let (alg, key) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
             ("EC", Some("P-256")) => {
                 let x = coordinate(&jwk.x, "x")?;

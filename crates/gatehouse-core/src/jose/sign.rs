@@ -159,6 +159,7 @@ fn public_jwk(pair: &Pair) -> Result<Jwk, SignError> {
         y: None,
         n: None,
         e: None,
+        has_private: false,
     };
     Ok(match pair {
         Pair::Es256(pair) => {

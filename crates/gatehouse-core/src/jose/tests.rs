@@ -373,6 +373,9 @@ fn unsupported_or_broken_jwks_are_refused() {
         json!({"kty": "RSA", "n": b64::encode([0xffu8; 128]), "e": "AQAB"}),
         json!({"kty": "OKP", "crv": "Ed25519", "alg": "ES256",
                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+        json!({"kty": "OKP", "crv": "Ed25519",
+               "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+               "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
     ];
     for jwk in cases {
         let parsed: Jwk = serde_json::from_value(jwk.clone()).unwrap();

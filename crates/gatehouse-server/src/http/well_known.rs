@@ -58,11 +58,17 @@ fn metadata_fields(state: &AppState) -> serde_json::Map<String, serde_json::Valu
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "bearer"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
     });
     match fields {
         serde_json::Value::Object(map) => map,

@@ -415,7 +415,11 @@ async fn metadata_lists_exactly_what_is_served() {
         assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
         assert_eq!(
             meta["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "client_secret_post"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ])
         );
         // Nothing advertised that is not served.
         assert!(meta.get("authorization_endpoint").is_none());

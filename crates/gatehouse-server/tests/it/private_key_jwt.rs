@@ -134,6 +134,8 @@ async fn registration_checks_the_keys() {
     let k = key();
     let mut no_kid = serde_json::to_value(k.public_jwk()).unwrap();
     no_kid.as_object_mut().unwrap().remove("kid");
+    let mut with_private = serde_json::to_value(k.public_jwk()).unwrap();
+    with_private["d"] = json!("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI");
     for body in [
         json!({"name": "x", "token_endpoint_auth_method": "private_key_jwt"}),
         json!({"name": "x", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []}}),
@@ -141,6 +143,8 @@ async fn registration_checks_the_keys() {
         json!({"name": "x", "token_endpoint_auth_method": "private_key_jwt",
                "jwks": {"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}]}}),
         json!({"name": "x", "jwks": {"keys": [k.public_jwk()]}}),
+        json!({"name": "x", "token_endpoint_auth_method": "private_key_jwt",
+               "jwks": {"keys": [with_private]}}),
     ] {
         let reply = app.post("/admin/v1/clients", &body).await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.text());
