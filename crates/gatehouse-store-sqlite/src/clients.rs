@@ -1,6 +1,6 @@
 //! Queries on `oauth_clients`.
 
-use crate::unavailable;
+use crate::{one_row, unavailable};
 use gatehouse_core::UnixTime;
 use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, SecretDigest};
 use gatehouse_core::scope::ScopeSet;
@@ -52,10 +52,7 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .execute(pool)
     .await
     .map_err(unavailable)?;
-    match done.rows_affected() {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+    one_row(&done)
 }
 
 pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
@@ -64,10 +61,7 @@ pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
         .execute(pool)
         .await
         .map_err(unavailable)?;
-    match done.rows_affected() {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+    one_row(&done)
 }
 
 pub async fn all(pool: &SqlitePool) -> Result<Vec<ClientRecord>, StoreError> {

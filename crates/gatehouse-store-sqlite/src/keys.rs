@@ -1,7 +1,7 @@
 //! Queries on `api_keys`.
 
 use crate::rows::{key_columns, key_from_row, to_i64};
-use crate::unavailable;
+use crate::{one_row, unavailable};
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_store::{StoreError, UsageUpdate};
 use sqlx::{Sqlite, SqlitePool, sqlite::SqliteArguments};
@@ -121,13 +121,4 @@ pub async fn record_usage(pool: &SqlitePool, usage: &[UsageUpdate]) -> Result<()
             .map_err(unavailable)?;
     }
     tx.commit().await.map_err(unavailable)
-}
-
-/// A write that must have hit exactly one row: none means the key does not exist.
-fn one_row(done: &sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
-    if done.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }

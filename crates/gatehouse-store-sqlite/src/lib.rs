@@ -206,6 +206,15 @@ impl Store for SqliteStore {
     }
 }
 
+/// A write that must have hit exactly one row: none means the record does not exist.
+fn one_row(done: &sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps a database error: constraint violations are conflicts, the rest unavailability.
 fn unavailable(e: sqlx::Error) -> StoreError {
     match &e {

@@ -1,6 +1,6 @@
 //! Queries on `signing_keys`.
 
-use crate::unavailable;
+use crate::{one_row, unavailable};
 use gatehouse_core::UnixTime;
 use gatehouse_store::{StoreError, StoredSigningKey};
 use sqlx::{Row, SqlitePool};
@@ -59,10 +59,7 @@ pub async fn set_expiry(
         .execute(pool)
         .await
         .map_err(unavailable)?;
-    match done.rows_affected() {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+    one_row(&done)
 }
 
 pub async fn delete(pool: &SqlitePool, kid: &str) -> Result<(), StoreError> {
@@ -71,8 +68,5 @@ pub async fn delete(pool: &SqlitePool, kid: &str) -> Result<(), StoreError> {
         .execute(pool)
         .await
         .map_err(unavailable)?;
-    match done.rows_affected() {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
+    one_row(&done)
 }

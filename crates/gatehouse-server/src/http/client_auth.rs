@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use gatehouse_api::clients::OAuthErrorBody;
+use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_core::oauth::{
     ASSERTION_TYPE, ClientAuthMethod, ClientRecord, OAuthError, SecretDigest, claimed_client,
     verify_assertion,
@@ -170,6 +171,30 @@ fn form_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Answers an OAuth request and records its one audit event: allowed with the
+/// success's `reason`, or denied with the error's code; with the answered status.
+pub async fn answer(
+    state: &AppState,
+    mut event: EventBody,
+    result: Result<(Response, String), OAuthError>,
+) -> Response {
+    let response = match result {
+        Ok((response, reason)) => {
+            event.outcome = Outcome::Allowed;
+            event.reason = Some(reason);
+            no_store(response)
+        }
+        Err(error) => {
+            event.outcome = Outcome::Denied;
+            event.reason = Some(error.code().to_owned());
+            oauth_error(&error)
+        }
+    };
+    event.status = Some(response.status().as_u16());
+    state.audit.record(event).await;
+    response
 }
 
 /// An RFC 6749 §5.2 error answer.

@@ -3,7 +3,7 @@
 //! API key with `gatehouse:verify`; revocation takes the client the token was issued
 //! to. A revoked token is deny-listed until it expires and is inactive at once.
 
-use super::client_auth::{FormCredentials, authenticate, no_store, oauth_error};
+use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
@@ -47,27 +47,19 @@ pub async fn introspect(
             .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
         Ok((caller, check(&state, token)))
     });
-    let response = match result {
-        Ok((caller, checked)) => {
-            event.outcome = Outcome::Allowed;
-            event.principal = Some(caller);
-            match &checked {
-                Ok(token) => {
-                    event.reason = Some("active".into());
-                    event.target = token.claims.jti.clone();
-                }
-                Err(rejection) => event.reason = Some(format!("inactive: {}", rejection.reason())),
+    let result = result.map(|(caller, checked)| {
+        event.principal = Some(caller);
+        let reason = match &checked {
+            Ok(token) => {
+                event.target = token.claims.jti.clone();
+                "active".to_owned()
             }
-            no_store(Json(introspection(checked.ok().as_deref())).into_response())
-        }
-        Err(error) => {
-            event.reason = Some(error.code().to_owned());
-            oauth_error(&error)
-        }
-    };
-    event.status = Some(response.status().as_u16());
-    state.audit.record(event).await;
-    response
+            Err(rejection) => format!("inactive: {}", rejection.reason()),
+        };
+        let body = Json(introspection(checked.ok().as_deref())).into_response();
+        (body, reason)
+    });
+    answer(&state, event, result).await
 }
 
 /// `POST /oauth/revoke` — revoke an access token issued to the calling client.
@@ -111,20 +103,8 @@ pub async fn revoke(
         Ok("revoked".to_owned())
     }
     .await;
-    let response = match result {
-        Ok(reason) => {
-            event.outcome = Outcome::Allowed;
-            event.reason = Some(reason);
-            no_store(StatusCode::OK.into_response())
-        }
-        Err(error) => {
-            event.reason = Some(error.code().to_owned());
-            oauth_error(&error)
-        }
-    };
-    event.status = Some(response.status().as_u16());
-    state.audit.record(event).await;
-    response
+    let result = result.map(|reason| (StatusCode::OK.into_response(), reason));
+    answer(&state, event, result).await
 }
 
 fn form_of(form: Result<Form<TokenForm>, FormRejection>) -> Result<TokenForm, OAuthError> {

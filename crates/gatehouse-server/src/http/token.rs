@@ -2,7 +2,7 @@
 //! token. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
 //! `Cache-Control: no-store`; every request is one audit event (`oauth.token`).
 
-use super::client_auth::{FormCredentials, authenticate, no_store, oauth_error};
+use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -43,21 +43,12 @@ pub async fn token(
     event.principal = client.as_ref().map(|c| c.id.clone());
     event.credential_id = event.principal.clone();
     event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().to_owned());
-    let response = match result {
-        Ok((body, jti)) => {
-            event.outcome = Outcome::Allowed;
-            event.target = Some(jti);
-            event.reason = Some(body.scope.clone());
-            no_store((StatusCode::OK, Json(body)).into_response())
-        }
-        Err(error) => {
-            event.reason = Some(error.code().to_owned());
-            oauth_error(&error)
-        }
-    };
-    event.status = Some(response.status().as_u16());
-    state.audit.record(event).await;
-    response
+    let result = result.map(|(body, jti)| {
+        event.target = Some(jti);
+        let scope = body.scope.clone();
+        ((StatusCode::OK, Json(body)).into_response(), scope)
+    });
+    answer(&state, event, result).await
 }
 
 /// An issued token and its `jti` (for the audit event), or why not.
