@@ -254,6 +254,27 @@ async fn every_refusal_has_its_rfc_error_and_issues_nothing() {
         400,
         "invalid_request",
     );
+    // A credential parameter given twice (RFC 6749 §3.2), whichever comes first.
+    let post_client = register(
+        &app,
+        json!({"name": "poster", "scope": "orders:read", "token_endpoint_auth_method": "client_secret_post"}),
+    )
+    .await;
+    let post_id = post_client.client.client_id.as_str();
+    let post_secret = post_client.client_secret.as_deref().unwrap();
+    for secrets in [[post_secret, "gcs_wrong"], ["gcs_wrong", post_secret]] {
+        let reply = post(
+            &app,
+            &[
+                cc,
+                ("client_id", post_id),
+                ("client_secret", secrets[0]),
+                ("client_secret", secrets[1]),
+            ],
+        )
+        .await;
+        refused(&reply, 400, "invalid_request");
+    }
     let json_body = app
         .send(
             app.request(Method::POST, "/oauth/token")
@@ -293,7 +314,7 @@ async fn every_refusal_has_its_rfc_error_and_issues_nothing() {
     refused(&basic(&app, id, secret, &[cc]).await, 401, "invalid_client");
 
     let events = app.audit("action=oauth.token").await;
-    assert_eq!(events.len(), 16);
+    assert_eq!(events.len(), 18);
     assert!(
         events
             .iter()
