@@ -155,6 +155,9 @@ pub enum SigningKeysCommand {
         #[arg(long)]
         now: bool,
     },
+    /// Withdraw a key now (a leaked key): its tokens stop verifying at once. The
+    /// active key must be rotated out first (`rotate --now`).
+    Withdraw { kid: String },
 }
 
 #[derive(Debug, Args)]

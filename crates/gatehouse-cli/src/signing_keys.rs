@@ -23,6 +23,20 @@ pub async fn run(global: &Global, command: SigningKeysCommand) -> anyhow::Result
                 .await?;
             vec![key]
         }
+        SigningKeysCommand::Withdraw { kid } => {
+            anyhow::ensure!(
+                kid.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{kid:?} is not a key id"
+            );
+            client
+                .call_empty(Method::DELETE, &format!("/admin/v1/signing-keys/{kid}"))
+                .await?;
+            if !global.json {
+                println!("withdrew {kid}: tokens it signed no longer verify");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     if global.json {
         print_json(&keys)?;

@@ -109,6 +109,11 @@ impl AccessTokens {
         Ok(())
     }
 
+    /// Forgets every cached token signed by `kid` (a withdrawn key).
+    pub fn forget_key(&self, kid: &str) {
+        self.cache.write().retain(|_, t| t.kid != kid);
+    }
+
     /// Forgets revocations of tokens that have expired anyway.
     pub async fn prune(&self, store: &dyn Store, now: UnixTime) -> anyhow::Result<()> {
         store.prune_revoked_tokens(now).await?;

@@ -57,6 +57,17 @@ pub enum KeyState {
     Expired,
 }
 
+/// What [`SigningKeys::withdraw`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The key is gone.
+    Done,
+    /// It is the key that signs now; nothing changed.
+    Active,
+    /// No key has that id.
+    NotFound,
+}
+
 /// The key ring, shared by the token endpoint, verification and the JWKS handler.
 #[derive(Debug)]
 pub struct SigningKeys {
@@ -201,6 +212,28 @@ impl SigningKeys {
         let key = self.add(store, now, active_at).await?;
         tracing::info!(kid = key.verifier.kid(), alg = %key.signer.alg(), "signing key rotated");
         Ok(key)
+    }
+
+    /// Withdraws a key at once (a leaked key): unpublished, and every token it signed
+    /// stops verifying. The key that signs now cannot be withdrawn; rotate with
+    /// `immediate` first.
+    pub async fn withdraw(
+        &self,
+        store: &dyn Store,
+        kid: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<Withdrawal> {
+        let _one_at_a_time = self.rotating.lock().await;
+        if self.signer(now).is_some_and(|k| k.verifier.kid() == kid) {
+            return Ok(Withdrawal::Active);
+        }
+        if !self.ring.read().iter().any(|k| k.verifier.kid() == kid) {
+            return Ok(Withdrawal::NotFound);
+        }
+        store.delete_signing_key(kid).await?;
+        self.reload(store).await?;
+        tracing::warn!(kid, "signing key withdrawn");
+        Ok(Withdrawal::Done)
     }
 
     /// The scheduled work: rotate when the active key is due, and forget keys that

@@ -36,6 +36,19 @@ fn list_rotate_and_the_jwks_agree() {
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(published, [first.as_str(), active.as_str()]);
+
+    let out = server.cli(&admin, &["signing-keys", "withdraw", &active]);
+    assert!(!out.status.success(), "the active key stays");
+    assert!(failure(&out).contains("rotate"), "{}", failure(&out));
+    server.ok(&admin, &["signing-keys", "withdraw", &first]);
+    let states = server.json(&admin, &["signing-keys", "list"]);
+    let kids: Vec<&str> = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, [active.as_str()]);
 }
 
 #[test]

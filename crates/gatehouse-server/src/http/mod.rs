@@ -56,6 +56,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/signing-keys", get(signing_keys::list))
         .route("/signing-keys/rotate", post(signing_keys::rotate))
+        .route(
+            "/signing-keys/{kid}",
+            axum::routing::delete(signing_keys::withdraw),
+        )
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/admin/v1", admin)

@@ -3,8 +3,8 @@
 
 use super::action::AuditTarget;
 use super::error::ApiError;
-use super::extract::{ApiJson, Caller};
-use crate::signing_keys::KeyState;
+use super::extract::{ApiJson, ApiPath, Caller};
+use crate::signing_keys::{KeyState, Withdrawal};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -56,6 +56,43 @@ pub async fn rotate(
                 .find(|i| i.kid == kid)
                 .ok_or_else(|| anyhow::anyhow!("rotated key {kid} not listed"))?;
             Ok((StatusCode::OK, AuditTarget(kid), Json(info)))
+        })
+        .await
+}
+
+/// `DELETE /admin/v1/signing-keys/{kid}` — withdraw a key now, for a leaked key
+/// (`gatehouse:admin`): it leaves the JWK Set and every token it signed stops
+/// verifying here at once. The active key cannot be withdrawn: rotate with
+/// `immediate` first.
+#[utoipa::path(delete, path = "/admin/v1/signing-keys/{kid}", tag = "signing-keys",
+    responses((status = 204), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn withdraw(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<ApiPath<String>, ApiError>,
+) -> Result<Response, ApiError> {
+    let kid = path.map(|ApiPath(kid)| kid);
+    let target = kid.as_ref().ok().filter(|k| k.len() <= 64).cloned();
+    caller
+        .audited(&state, "signing_key.withdraw", target.as_deref(), async {
+            caller.require(ADMIN)?;
+            let kid = kid?;
+            let store = state.store.as_ref();
+            match state
+                .signing_keys
+                .withdraw(store, &kid, state.clock.now())
+                .await?
+            {
+                Withdrawal::Done => {
+                    state.access_tokens.forget_key(&kid);
+                    Ok(StatusCode::NO_CONTENT)
+                }
+                Withdrawal::NotFound => Err(ApiError::NotFound("signing key")),
+                Withdrawal::Active => Err(ApiError::Conflict {
+                    code: "active_signing_key",
+                    detail: "this key signs now: rotate with immediate first".into(),
+                }),
+            }
         })
         .await
 }

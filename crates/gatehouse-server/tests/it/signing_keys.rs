@@ -260,3 +260,72 @@ async fn only_an_admin_rotates_and_every_attempt_is_audited() {
     );
     assert_eq!(events[3].target.as_deref(), Some(rotated.kid.as_str()));
 }
+
+#[tokio::test]
+async fn a_withdrawn_key_stops_verifying_its_tokens_at_once() {
+    let app = spawn_app().await;
+    let old = kids(&jwks(&app).await).remove(0);
+    let client: gatehouse_api::clients::ClientWithSecret = app
+        .post("/admin/v1/clients", &json!({"name": "c", "scope": "a:b"}))
+        .await
+        .expect(201)
+        .json();
+    let (id, secret) = (
+        client.client.client_id.clone(),
+        client.client_secret.clone().unwrap(),
+    );
+    let token: gatehouse_api::clients::TokenResponse = app
+        .send(
+            app.request(reqwest::Method::POST, "/oauth/token")
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials")]),
+        )
+        .await
+        .expect(200)
+        .json();
+    let introspect = || async {
+        app.send(
+            app.request(reqwest::Method::POST, "/oauth/introspect")
+                .basic_auth(&id, Some(&secret))
+                .form(&[("token", &token.access_token)]),
+        )
+        .await
+        .expect(200)
+        .json::<serde_json::Value>()["active"]
+            .clone()
+    };
+    assert_eq!(introspect().await, true, "verified and now cached");
+
+    app.delete(&format!("/admin/v1/signing-keys/{old}"))
+        .await
+        .problem(409, "active_signing_key");
+    app.post("/admin/v1/signing-keys/rotate", &json!({"immediate": true}))
+        .await
+        .expect(200);
+    app.delete(&format!("/admin/v1/signing-keys/{old}"))
+        .await
+        .expect(204);
+    assert!(!kids(&jwks(&app).await).contains(&old));
+    assert_eq!(
+        introspect().await,
+        false,
+        "the cached verification is gone too"
+    );
+    app.delete(&format!("/admin/v1/signing-keys/{old}"))
+        .await
+        .problem(404, "not_found");
+    let reasons: Vec<_> = app
+        .audit("action=signing_key.withdraw")
+        .await
+        .into_iter()
+        .map(|e| (e.outcome, e.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("denied".to_owned(), Some("active_signing_key".to_owned())),
+            ("allowed".to_owned(), None),
+            ("denied".to_owned(), Some("not_found".to_owned())),
+        ]
+    );
+}
