@@ -38,8 +38,9 @@ struct RawSigning {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTokens {
-    access_ttl_secs: Option<u32>,
-    max_access_ttl_secs: Option<u32>,
+    /// Seconds (SPEC §3 names the key `tokens.max_access_ttl`).
+    access_ttl: Option<u32>,
+    max_access_ttl: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -307,18 +308,18 @@ impl Settings {
                 "must be at least 300 (the JWK Set's cache lifetime)",
             ));
         }
-        let max_access_ttl_secs = raw.tokens.max_access_ttl_secs.unwrap_or(3600);
+        let max_access_ttl_secs = raw.tokens.max_access_ttl.unwrap_or(3600);
         if !(60..=86_400).contains(&max_access_ttl_secs) {
             return Err(key_error(
-                "tokens.max_access_ttl_secs",
+                "tokens.max_access_ttl",
                 "must be between 60 and 86400 (one day): access tokens are short-lived",
             ));
         }
-        let access_ttl_secs = raw.tokens.access_ttl_secs.unwrap_or(600);
+        let access_ttl_secs = raw.tokens.access_ttl.unwrap_or(600);
         if !(1..=max_access_ttl_secs).contains(&access_ttl_secs) {
             return Err(key_error(
-                "tokens.access_ttl_secs",
-                format!("must be between 1 and tokens.max_access_ttl_secs ({max_access_ttl_secs})"),
+                "tokens.access_ttl",
+                format!("must be between 1 and tokens.max_access_ttl ({max_access_ttl_secs})"),
             ));
         }
         Ok(Self {
@@ -501,6 +502,36 @@ mod tests {
                 .to_string()
                 .starts_with("audit.retention_days")
         );
+    }
+
+    #[test]
+    fn token_lifetimes_and_signing_use_the_spec_names() {
+        let s = load_str(
+            "[tokens]\naccess_ttl = 60\nmax_access_ttl = 120\n[signing]\nalg = \"EdDSA\"\n",
+            &[("GATEHOUSE_SIGNING__ROTATE_AFTER_DAYS", "7")],
+        )
+        .unwrap();
+        assert_eq!(
+            (s.tokens.access_ttl_secs, s.tokens.max_access_ttl_secs),
+            (60, 120)
+        );
+        assert_eq!(s.signing.alg, gatehouse_core::jose::Alg::EdDsa);
+        assert_eq!(s.signing.rotate_after_days, 7);
+        for (toml, key) in [
+            (
+                "[tokens]\nmax_access_ttl = 90000\n",
+                "tokens.max_access_ttl",
+            ),
+            ("[tokens]\naccess_ttl = 7200\n", "tokens.access_ttl"),
+            ("[signing]\nalg = \"HS256\"\n", "signing.alg"),
+            (
+                "[signing]\npublish_lead_secs = 10\n",
+                "signing.publish_lead_secs",
+            ),
+        ] {
+            let err = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
     }
 
     #[test]

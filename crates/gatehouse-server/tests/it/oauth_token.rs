@@ -174,10 +174,7 @@ async fn client_credentials_with_post_authentication_and_lifetimes() {
     .await
     .expect(200);
     let token: TokenResponse = reply.json();
-    assert_eq!(
-        token.expires_in, 3600,
-        "capped by tokens.max_access_ttl_secs"
-    );
+    assert_eq!(token.expires_in, 3600, "capped by tokens.max_access_ttl");
     let issuer = app.state().settings.public_url.clone();
     let v = verified(&app, &token.access_token, &issuer).await;
     assert_eq!(v.claims.exp - v.claims.iat.unwrap(), 3600);
