@@ -5,6 +5,7 @@ use crate::commands::{ClientChanges, ClientsCommand, Global};
 use crate::keys::print_json;
 use crate::table::{self, or_dash};
 use anyhow::Context;
+use gatehouse_api::Page;
 use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
 use reqwest::Method;
 use std::process::ExitCode;
@@ -26,9 +27,19 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
                 http.send(Method::POST, "/admin/v1/clients", &body).await?;
             show_secret(global, &created)?;
         }
-        ClientsCommand::List => {
-            let all: Vec<Client> = http.get("/admin/v1/clients", &[]).await?;
-            show(global, &all)?;
+        ClientsCommand::List(page) => {
+            let mut query = Vec::new();
+            query.extend(page.limit.map(|l| ("limit", l.to_string())));
+            query.extend(page.cursor.map(|c| ("cursor", c)));
+            let clients: Page<Client> = http.get("/admin/v1/clients", &query).await?;
+            if global.json {
+                print_json(&clients)?;
+            } else {
+                show(global, &clients.items)?;
+                if let Some(next) = clients.next_cursor {
+                    println!("more: --cursor {next}");
+                }
+            }
         }
         ClientsCommand::Show { id } => {
             let client: Client = http.get(&path(&id)?, &[]).await?;

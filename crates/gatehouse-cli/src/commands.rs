@@ -73,7 +73,7 @@ pub enum ClientsCommand {
     /// Register a client; prints its secret once.
     Create(ClientSettings),
     /// List clients.
-    List,
+    List(PageArgs),
     /// Show one client.
     Show { id: String },
     /// Change a client's settings.

@@ -46,8 +46,8 @@ fn the_client_lifecycle_from_the_command_line() {
     assert!(id.starts_with("cli_"), "{row}");
 
     let listed = server.json(&admin, &["clients", "list"]);
-    assert_eq!(listed.as_array().unwrap().len(), 1);
-    assert_eq!(listed[0]["scope"], "orders:read orders:write");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["scope"], "orders:read orders:write");
     assert!(
         !listed.to_string().contains(secret),
         "a secret is shown once"

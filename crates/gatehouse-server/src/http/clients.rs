@@ -4,15 +4,15 @@
 
 use super::action::AuditTarget;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, Caller};
-use super::keys::{checked_name, checked_text};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PageQuery, id_path};
+use super::keys::{checked_name, checked_text, parse_scopes};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_api::Problem;
 use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
+use gatehouse_api::{Page, Problem};
 use gatehouse_core::jose::{JwkSet, VerifyingKey};
 use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType};
 use gatehouse_core::scope::{CLIENTS, ScopeSet};
@@ -61,23 +61,35 @@ pub async fn create(
         .await
 }
 
-/// `GET /admin/v1/clients` — every client, by id (`gatehouse:clients`).
-#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients",
-    responses((status = 200, body = Vec<Client>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+/// `GET /admin/v1/clients` — clients by id, oldest first (`gatehouse:clients`).
+#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients", params(PageQuery),
+    responses((status = 200, body = Page<Client>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    query: Result<ApiQuery<PageQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     caller
         .audited(&state, "client.list", None, async {
             caller.require(CLIENTS)?;
-            let all: Vec<Client> = state
+            let ApiQuery(q) = query?;
+            let limit = q.limit()? as usize;
+            let items: Vec<Client> = state
                 .clients
                 .all()
                 .iter()
+                .filter(|c| {
+                    q.cursor
+                        .as_deref()
+                        .is_none_or(|after| c.id.as_str() > after)
+                })
+                .take(limit)
                 .map(|c| Client::from(&**c))
                 .collect();
-            Ok(Json(all))
+            let next_cursor = (items.len() == limit)
+                .then(|| items.last().map(|c| c.client_id.clone()))
+                .flatten();
+            Ok(Json(Page { items, next_cursor }))
         })
         .await
 }
@@ -90,7 +102,7 @@ pub async fn show(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (client_id, target) = client_path(path);
+    let (client_id, target) = id_path("cli", path);
     caller
         .audited(&state, "client.read", target.as_deref(), async {
             caller.require(CLIENTS)?;
@@ -109,7 +121,7 @@ pub async fn update(
     path: Result<ApiPath<String>, ApiError>,
     req: Result<ApiJson<UpdateClient>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (client_id, target) = client_path(path);
+    let (client_id, target) = id_path("cli", path);
     caller
         .audited(&state, "client.update", target.as_deref(), async {
             caller.require(CLIENTS)?;
@@ -160,7 +172,7 @@ pub async fn rotate_secret(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (client_id, target) = client_path(path);
+    let (client_id, target) = id_path("cli", path);
     caller
         .audited(&state, "client.rotate_secret", target.as_deref(), async {
             caller.require(CLIENTS)?;
@@ -191,7 +203,7 @@ pub async fn delete(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (client_id, target) = client_path(path);
+    let (client_id, target) = id_path("cli", path);
     caller
         .audited(&state, "client.delete", target.as_deref(), async {
             caller.require(CLIENTS)?;
@@ -201,18 +213,6 @@ pub async fn delete(
             Ok(StatusCode::NO_CONTENT)
         })
         .await
-}
-
-fn client_path(
-    path: Result<ApiPath<String>, ApiError>,
-) -> (Result<String, ApiError>, Option<String>) {
-    let client_id = path.map(|ApiPath(id)| id);
-    let target = client_id
-        .as_ref()
-        .ok()
-        .filter(|id| id::is_well_formed("cli", id))
-        .cloned();
-    (client_id, target)
 }
 
 fn find(state: &AppState, client_id: &str) -> Result<Arc<ClientRecord>, ApiError> {
@@ -251,12 +251,10 @@ fn with_secret(record: &ClientRecord, secret: &ClientSecret, created: bool) -> R
     response
 }
 
+/// A space-separated scope string (RFC 7591 `scope`).
 fn parse_scope(scope: &str) -> Result<ScopeSet, ApiError> {
     let names: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-    if names.len() > 100 {
-        return Err(ApiError::bad_request("invalid_scope", "at most 100 scopes"));
-    }
-    ScopeSet::parse(names).map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
+    parse_scopes(&names)
 }
 
 fn grant_types(names: Option<&[String]>) -> Result<Vec<GrantType>, ApiError> {

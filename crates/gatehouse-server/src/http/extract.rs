@@ -10,9 +10,11 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::{Json, http::header};
+use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use gatehouse_core::api_key::{ApiKey, KeyAccess};
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::auth::Authenticated;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -227,4 +229,43 @@ mod tests {
             r#"scopes: invalid type: string "…", expected a sequence"#
         );
     }
+}
+
+/// Query of a paginated list (`GET /admin/v1/keys`, `/admin/v1/clients`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size asked for, checked.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be 1 to {MAX_LIMIT}"),
+            ));
+        }
+        Ok(limit)
+    }
+}
+
+/// The id in a path, and the audit target it names when it is a well-formed id of
+/// type `kind` (`key`, `cli`): a malformed one is not copied into the trail.
+pub fn id_path(
+    kind: &str,
+    path: Result<ApiPath<String>, ApiError>,
+) -> (Result<String, ApiError>, Option<String>) {
+    let id = path.map(|ApiPath(id)| id);
+    let target = id
+        .as_ref()
+        .ok()
+        .filter(|id| gatehouse_core::id::is_well_formed(kind, id))
+        .cloned();
+    (id, target)
 }

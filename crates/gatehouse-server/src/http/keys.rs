@@ -4,7 +4,7 @@
 
 use super::action::AuditTarget;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PageQuery, id_path};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -13,27 +13,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gatehouse_api::keys::{CreateKey, CreatedKey, Key, RotateKey, RotatedKey, UpdateKey};
-use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use gatehouse_api::timestamp::from_datetime;
 use gatehouse_api::{Page, Problem};
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix, RateLimit};
 use gatehouse_core::scope::{KEYS, ScopeSet};
 use gatehouse_core::{UnixTime, id, policy};
-use serde::Deserialize;
 use std::sync::Arc;
 
 const MAX_NAME: usize = 200;
 const MAX_GRACE_SECONDS: u64 = 30 * 86_400;
-
-/// Query of `GET /admin/v1/keys`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListKeys {
-    /// Page size, 1 to 1000 (default 100).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
 
 /// `POST /admin/v1/keys` — create a key (`gatehouse:keys`). The key is in the
 /// response, this once.
@@ -96,24 +84,18 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/keys` — list keys by id, oldest first (`gatehouse:keys`).
-#[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", params(ListKeys),
+#[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", params(PageQuery),
     responses((status = 200, body = Page<Key>), (status = "4XX", body = Problem)), security(("api_key" = [])))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    query: Result<ApiQuery<ListKeys>, ApiError>,
+    query: Result<ApiQuery<PageQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     caller
         .audited(&state, "key.list", None, async {
             caller.require(KEYS)?;
             let ApiQuery(q) = query?;
-            let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-            if !(1..=MAX_LIMIT).contains(&limit) {
-                return Err(ApiError::bad_request(
-                    "invalid_query",
-                    format!("limit must be 1 to {MAX_LIMIT}"),
-                ));
-            }
+            let limit = q.limit()?;
             let records = state.store.list_keys(q.cursor.as_deref(), limit).await?;
             let next_cursor = (records.len() == limit as usize)
                 .then(|| records.last().map(|r| r.id.clone()))
@@ -132,7 +114,7 @@ pub async fn show(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (key_id, target) = key_path(path);
+    let (key_id, target) = id_path("key", path);
     caller
         .audited(&state, "key.show", target.as_deref(), async {
             caller.require(KEYS)?;
@@ -153,7 +135,7 @@ pub async fn update(
     path: Result<ApiPath<String>, ApiError>,
     req: Result<ApiJson<UpdateKey>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (key_id, target) = key_path(path);
+    let (key_id, target) = id_path("key", path);
     caller
         .audited(&state, "key.update", target.as_deref(), async {
             caller.require(KEYS)?;
@@ -204,7 +186,7 @@ pub async fn revoke(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (key_id, target) = key_path(path);
+    let (key_id, target) = id_path("key", path);
     caller
         .audited(&state, "key.revoke", target.as_deref(), async {
             caller.require(KEYS)?;
@@ -237,7 +219,7 @@ pub async fn rotate(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let (key_id, target) = key_path(path);
+    let (key_id, target) = id_path("key", path);
     caller
         .audited(&state, "key.rotate", target.as_deref(), async {
             caller.require(KEYS)?;
@@ -307,7 +289,7 @@ pub async fn delete(
     caller: Caller,
     path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let (key_id, target) = key_path(path);
+    let (key_id, target) = id_path("key", path);
     caller
         .audited(&state, "key.delete", target.as_deref(), async {
             caller.require(KEYS)?;
@@ -322,16 +304,6 @@ pub async fn delete(
 
 /// The key id in the path, and the audit target it names: the id if it is shaped like
 /// one, so that whatever else was typed there is not recorded as a key id.
-fn key_path(path: Result<ApiPath<String>, ApiError>) -> (Result<String, ApiError>, Option<String>) {
-    let key_id = path.map(|ApiPath(id)| id);
-    let target = key_id
-        .as_ref()
-        .ok()
-        .filter(|id| id::is_well_formed("key", id))
-        .cloned();
-    (key_id, target)
-}
-
 async fn find(state: &AppState, key_id: &str) -> Result<KeyRecord, ApiError> {
     if !id::is_well_formed("key", key_id) {
         return Err(ApiError::NotFound("key"));
@@ -371,11 +343,11 @@ fn view(state: &AppState, record: &KeyRecord) -> Key {
     Key::from_record(record, remaining, last_used)
 }
 
-pub(super) fn parse_scopes(scopes: &[String]) -> Result<ScopeSet, ApiError> {
+pub(super) fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<ScopeSet, ApiError> {
     if scopes.len() > 100 {
         return Err(ApiError::bad_request("invalid_scope", "at most 100 scopes"));
     }
-    ScopeSet::parse(scopes.iter().map(String::as_str))
+    ScopeSet::parse(scopes.iter().map(AsRef::as_ref))
         .map_err(|e| ApiError::bad_request("invalid_scope", e.to_string()))
 }
 
