@@ -43,6 +43,9 @@ pub struct Event {
     pub status: Option<u16>,
     /// Client IP address.
     pub client_ip: Option<String>,
+    /// Time to answer, in microseconds (gateway decisions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
     /// Hash of the previous event (hex).
     pub prev_hash: String,
     /// This event's hash (hex).
@@ -68,6 +71,7 @@ impl From<&AuditEvent> for Event {
             path: b.path.clone(),
             status: b.status,
             client_ip: b.client_ip.clone(),
+            latency_us: b.latency_us,
             prev_hash: e.prev_hash.to_hex(),
             hash: e.hash.to_hex(),
         }
@@ -121,6 +125,7 @@ impl TryFrom<&Event> for AuditEvent {
                 path: e.path.clone(),
                 status: e.status,
                 client_ip: e.client_ip.clone(),
+                latency_us: e.latency_us,
             },
             prev_hash: ChainHash::from_hex(&e.prev_hash)
                 .ok_or_else(|| bad("prev_hash is not 64 hex digits"))?,

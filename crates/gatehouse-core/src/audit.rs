@@ -74,6 +74,8 @@ pub struct EventBody {
     pub status: Option<u16>,
     /// The client's IP address.
     pub client_ip: Option<String>,
+    /// How long the request took to answer, in microseconds (gateway decisions).
+    pub latency_us: Option<u64>,
 }
 
 /// A link hash: SHA-256, shown as hex.
@@ -320,6 +322,12 @@ fn link_hash(prev: &ChainHash, seq: u64, body: &EventBody) -> ChainHash {
             }
         }
     }
+    // Added after v1: hashed only when present, so events written before keep their
+    // hashes, and an event with a latency never hashes like one without.
+    if let Some(latency) = body.latency_us {
+        h.update(b"latency_us");
+        h.update(latency.to_be_bytes());
+    }
     ChainHash(h.finalize().into())
 }
 
@@ -343,6 +351,7 @@ mod tests {
             path: Some("/v1/keys/verify".into()),
             status: Some(200),
             client_ip: Some("127.0.0.1".into()),
+            latency_us: None,
         }
     }
 
@@ -389,6 +398,24 @@ mod tests {
             Err(ChainBreak::Unlinked { seq: 3 })
         );
     }
+
+    #[test]
+    fn an_edited_latency_is_detected_and_an_absent_one_keeps_the_v1_hash() {
+        let mut events = chain_of(3);
+        events[1].body.latency_us = Some(1);
+        assert_eq!(
+            verify_chain(&events, 1),
+            Err(ChainBreak::Altered { seq: 2 })
+        );
+        // Pinned: the hash of an event without latency, as written before the field existed.
+        assert_eq!(
+            link_hash(&ChainHash::GENESIS, 1, &body(1)).to_hex(),
+            V1_HASH_OF_BODY_1
+        );
+    }
+
+    const V1_HASH_OF_BODY_1: &str =
+        "8224ecfe61c67caceb8ed9f975b94d95487de577d5d6372f168e8ccf5b9e3575";
 
     #[test]
     fn absent_and_empty_fields_hash_differently() {

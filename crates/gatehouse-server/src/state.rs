@@ -59,6 +59,7 @@ impl AppState {
             path: None,
             status: None,
             client_ip: None,
+            latency_us: None,
         }
     }
 }
@@ -133,6 +134,7 @@ impl RequestContext {
             path: Some(self.path.clone()),
             status: Some(status),
             client_ip: self.client_ip.clone(),
+            latency_us: None,
         }
     }
 }

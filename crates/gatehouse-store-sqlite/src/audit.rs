@@ -39,6 +39,7 @@ pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), Stor
                 .push_bind(b.path.as_deref())
                 .push_bind(b.status.map(i64::from))
                 .push_bind(b.client_ip.as_deref())
+                .push_bind(b.latency_us.map(to_i64))
                 .push_bind(e.prev_hash.to_hex())
                 .push_bind(e.hash.to_hex());
         });

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_signing_keys.sql")),
     (3, include_str!("../migrations/0003_oauth_clients.sql")),
     (4, include_str!("../migrations/0004_revoked_tokens.sql")),
+    (5, include_str!("../migrations/0005_audit_latency.sql")),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

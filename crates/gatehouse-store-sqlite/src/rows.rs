@@ -22,7 +22,7 @@ pub(crate) use key_columns;
 macro_rules! event_columns {
     () => {
         "seq, time, request_id, action, outcome, reason, principal, credential_id, auth_method, \
-         target, route, method, path, status, client_ip, prev_hash, hash"
+         target, route, method, path, status, client_ip, latency_us, prev_hash, hash"
     };
 }
 pub(crate) use event_columns;
@@ -115,6 +115,12 @@ pub fn event_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
                 .transpose()
                 .map_err(|_| StoreError::Corrupt("audit_events.status".into()))?,
             client_ip: row.try_get("client_ip").map_err(&c)?,
+            latency_us: row
+                .try_get::<Option<i64>, _>("latency_us")
+                .map_err(&c)?
+                .map(u64::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("audit_events.latency_us".into()))?,
         },
         prev_hash: hash("prev_hash")?,
         hash: hash("hash")?,

@@ -382,3 +382,29 @@ fn unsupported_or_broken_jwks_are_refused() {
         assert!(VerifyingKey::from_jwk(&parsed).is_err(), "{jwk}");
     }
 }
+
+#[test]
+fn a_token_bearer_is_its_subject_with_its_well_formed_scopes() {
+    use crate::auth::{AuthMethod, Authenticated};
+    let key = es256();
+    let mut payload = claims();
+    payload["sub"] = json!("alice");
+    payload["scope"] = json!("orders:read  bad\"scope orders:write");
+    let token = forge(&key, &header(&key), &payload.to_string());
+    let verified = check(&token, &verifier(&key)).unwrap();
+    let who = Authenticated::token_bearer(&verified, AuthMethod::Jwt).unwrap();
+    assert_eq!(who.principal(), "alice");
+    assert_eq!(who.credential_id(), "client-1");
+    assert_eq!(who.method().as_str(), "jwt");
+    let scopes: Vec<&str> = who.scopes().iter().map(|s| s.as_str()).collect();
+    assert_eq!(scopes, ["orders:read", "orders:write"]);
+
+    // A token that names no one authenticates no one.
+    let mut anonymous = claims();
+    for claim in ["sub", "client_id", "jti"] {
+        anonymous.as_object_mut().unwrap().remove(claim);
+    }
+    let token = forge(&key, &header(&key), &anonymous.to_string());
+    let verified = check(&token, &verifier(&key)).unwrap();
+    assert!(Authenticated::token_bearer(&verified, AuthMethod::OAuth).is_none());
+}

@@ -27,8 +27,10 @@ impl Expected<'_> {
     pub const MAX_LEN: usize = 8 * 1024;
 }
 
-/// A token that passed every check.
+/// A token that passed every check. Only [`verify_jwt`] makes one (`non_exhaustive`
+/// keeps other crates from building it), so holding one proves the checks ran.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VerifiedToken {
     /// The key that signed it.
     pub kid: String,

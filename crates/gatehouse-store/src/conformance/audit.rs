@@ -13,11 +13,13 @@ fn body(n: i64, principal: &str, action: &str, outcome: Outcome) -> EventBody {
         credential_id: Some(format!("key_{principal}")),
         auth_method: Some("api_key".into()),
         target: None,
-        route: None,
+        route: (n % 3 == 1).then(|| "orders".to_owned()),
         method: Some("POST".into()),
         path: Some("/v1/keys/verify".into()),
         status: Some(200),
         client_ip: Some("127.0.0.1".into()),
+        // Some events have a latency, some not: both must read back as written.
+        latency_us: u64::try_from(n).ok().filter(|n| n % 3 != 0).map(|n| n * 250),
     }
 }
 
