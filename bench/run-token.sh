@@ -106,36 +106,7 @@ echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
 echo "oidc-provider $("$NODE" -p 'require("./bench/oidc-provider/node_modules/oidc-provider/package.json").version') on Node.js $("$NODE" --version)"
 echo "wrk: $THREADS thread(s), $CONNS connections, $DURATION per run, $RUNS runs each, alternating, timeout $TIMEOUT"
 
-to_ms() { # wrk latency (e.g. 950.00us, 8.95ms, 1.02s) -> ms
-  awk -v v="$1" 'BEGIN {
-    if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
-    else if (v ~ /ms$/) { sub(/ms$/, "", v); print v + 0 }
-    else if (v ~ /m$/) { sub(/m$/, "", v); print v * 60000 }
-    else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
-    else { print v }
-  }'
-}
-load() { # name url lua duration -> prints "rps p99ms timeouts"; fails on errors
-  local out rps p99 non2xx sock timeouts
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$4" --timeout "$TIMEOUT" --latency -s "$3" "$2")
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  # "Socket errors: connect 0, read 0, write 0, timeout 0"
-  sock=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8}' <<<"$out")
-  timeouts=$(awk '/Socket errors/ {print $10}' <<<"$out")
-  if [ "${non2xx:-0}" != 0 ] || [ "${sock:-0}" != 0 ]; then
-    echo "$1: ${non2xx:-0} NON-2XX responses, ${sock:-0} connect/read/write errors —" \
-      "a benchmark of errors is worthless; wrk said:" >&2
-    echo "$out" >&2
-    exit 1
-  fi
-  echo "$rps $(to_ms "$p99") ${timeouts:-0}"
-}
-show() { # name run rps p99 timeouts
-  printf 'run %s %-14s %10s req/s, p99 %8s ms%s\n' "$2" "$1:" "$3" "$4" \
-    "$([ "$5" = 0 ] || echo ", $5 requests TIMED OUT (> $TIMEOUT, not in the latencies)")"
-}
+. bench/wrk.sh
 
 if [ "$WARMUP" != 0 ]; then
   load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$WARMUP" >/dev/null
@@ -145,19 +116,17 @@ fi
 
 gh_rates=() gh_p99s=() op_rates=() op_p99s=()
 for run in $(seq "$RUNS"); do
-  read -r rps p99 timeouts < <(load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$DURATION")
-  show gatehouse "$run" "$rps" "$p99" "$timeouts"
+  read -r rps p50 p99 timeouts < <(load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$DURATION")
+  show gatehouse "$run" "$rps" "$p50" "$p99" "$timeouts"
   gh_rates+=("$rps"); gh_p99s+=("$p99")
-  read -r rps p99 timeouts < <(load oidc-provider "$op_url/token" "$work/op.lua" "$DURATION")
-  show oidc-provider "$run" "$rps" "$p99" "$timeouts"
+  read -r rps p50 p99 timeouts < <(load oidc-provider "$op_url/token" "$work/op.lua" "$DURATION")
+  show oidc-provider "$run" "$rps" "$p50" "$p99" "$timeouts"
   op_rates+=("$rps"); op_p99s+=("$p99")
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 gh_rps=$(median "${gh_rates[@]}") gh_p99=$(median "${gh_p99s[@]}")
 op_rps=$(median "${op_rates[@]}") op_p99=$(median "${op_p99s[@]}")
 printf 'median %-14s %10s req/s, p99 %8s ms\n' gatehouse: "$gh_rps" "$gh_p99" oidc-provider: "$op_rps" "$op_p99"
 awk -v a="$gh_rps" -v b="$op_rps" -v c="$gh_p99" -v d="$op_p99" \
   'BEGIN { printf "gatehouse/oidc-provider: %.2fx the requests/s, %.2fx the p99\n", a / b, c / d }'
-rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 echo "rss after the runs: gatehouse $(rss "$gh"), oidc-provider $(rss "$op")"

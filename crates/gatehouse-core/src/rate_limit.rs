@@ -64,6 +64,14 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Whether the bucket has refilled completely by `now`: it then holds nothing a new
+    /// bucket would not, and can be forgotten.
+    pub fn is_full_at(&self, now: UnixTime) -> bool {
+        i128::from(self.tat_us) <= i128::from(now.as_millis()) * 1000
+    }
+}
+
 fn ms_ceil(us: i128) -> u64 {
     u64::try_from((us.max(0) + 999) / 1000).unwrap_or(u64::MAX)
 }

@@ -6,6 +6,7 @@ use crate::audit_log::{self, AuditLog};
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::gateway::{self, Gateway};
 use crate::key_index::KeyIndex;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
@@ -34,6 +35,9 @@ const SIGNING_KEYS_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    gateway_addr: Option<SocketAddr>,
+    stop_gateway: Option<oneshot::Sender<()>>,
+    gateway_serving: Option<JoinHandle<()>>,
     admin_key: Option<ApiKey>,
     state: Arc<AppState>,
     sqlite: SqliteStore,
@@ -80,6 +84,14 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let gateway_listener = match settings.gateway.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (gateway.listen)"))?,
+        ),
+        None => None,
+    };
     let mut settings = settings;
     if settings.listen.port() == 0 && settings.public_url == format!("http://{}", settings.listen) {
         // The default issuer names the listen address: with port 0, the one bound.
@@ -96,6 +108,12 @@ pub async fn start(
         .store(keys.len() as u64, Ordering::Relaxed);
     let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
 
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client for issuers' keys")?;
+    let gateway = Gateway::new(&settings, http);
+
     let mut boot = [0u8; 6];
     crate::entropy::OsEntropy.fill(&mut boot)?;
     let state = Arc::new(AppState {
@@ -106,6 +124,7 @@ pub async fn start(
         signing_keys,
         clients,
         access_tokens,
+        gateway,
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),
@@ -129,7 +148,20 @@ pub async fn start(
             })
             .await
     });
+    let gateway_addr = match &gateway_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
+    let (stop_gateway, gateway_serving) = match gateway_listener {
+        Some(listener) => {
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(gateway::serve(listener, Arc::clone(&state), stopped));
+            (Some(stop), Some(task))
+        }
+        None => (None, None),
+    };
     let mut background = vec![
+        tokio::spawn(gateway::reload::reload_forever(Arc::clone(&state))),
         audit_task,
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
         tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),
@@ -140,8 +172,15 @@ pub async fn start(
         state.settings.audit_retention_days,
     ));
     tracing::info!(%addr, keys = state.keys.len(), "gatehouse is listening");
+    if let Some(gateway_addr) = gateway_addr {
+        let routes = state.gateway.routes().len();
+        tracing::info!(%gateway_addr, routes, "gateway is listening");
+    }
     Ok(RunningServer {
         addr,
+        gateway_addr,
+        stop_gateway,
+        gateway_serving,
         admin_key,
         state,
         sqlite,
@@ -155,6 +194,11 @@ impl RunningServer {
     /// The address the API listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the gateway listens on, when it runs.
+    pub fn gateway_addr(&self) -> Option<SocketAddr> {
+        self.gateway_addr
     }
 
     /// The admin key created on first start, once; `None` afterwards.
@@ -171,6 +215,12 @@ impl RunningServer {
     /// and audit events and closes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
+        if let Some(stop) = self.stop_gateway {
+            let _ = stop.send(());
+        }
+        if let Some(gateway) = self.gateway_serving {
+            gateway.await.context("gateway task failed")?;
+        }
         self.serving
             .await
             .context("server task failed")?
@@ -238,6 +288,7 @@ async fn maintain_signing_keys_forever(state: Arc<AppState>) {
             Err(e) => tracing::error!(error = %e, "signing key maintenance failed"),
         }
         let now = state.clock.now();
+        state.gateway.limits.prune(now);
         if let Err(e) = state.access_tokens.prune(state.store.as_ref(), now).await {
             tracing::error!(error = %e, "pruning expired token revocations failed");
         }

@@ -5,6 +5,7 @@ use crate::audit_log::AuditLog;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::gateway::Gateway;
 use crate::key_index::KeyIndex;
 use crate::metrics::Metrics;
 use crate::signing_keys::SigningKeys;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Serializes writes of key records with the usage flusher, so a flush never
     /// writes back counters older than an admin change.
     pub key_writes: tokio::sync::Mutex<()>,
+    /// The gateway's routes, issuers and rate limits (also used by forward auth).
+    pub gateway: Gateway,
     /// The audit writer.
     pub audit: AuditLog,
     /// The clock.

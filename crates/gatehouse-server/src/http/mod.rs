@@ -7,6 +7,7 @@ mod client_auth;
 mod clients;
 mod error;
 mod extract;
+mod forward_auth;
 mod health;
 mod introspection;
 mod keys;
@@ -16,7 +17,7 @@ mod token;
 mod verify;
 mod well_known;
 
-pub use error::{ApiError, AuthFailure};
+pub use error::{ApiError, AuthFailure, problem};
 pub use extract::Caller;
 
 use crate::state::{AppState, RequestContext};
@@ -25,7 +26,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -64,6 +65,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/admin/v1", admin)
         .route("/v1/keys/verify", post(verify::verify))
+        .route(forward_auth::PATH, any(forward_auth::forward_auth))
+        .route("/v1/forward-auth/{*path}", any(forward_auth::forward_auth))
         .route("/.well-known/jwks.json", get(well_known::jwks))
         .route(
             "/.well-known/oauth-authorization-server",

@@ -112,7 +112,16 @@ impl Reply {
 
 /// Starts a fresh server over an empty data directory.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with("").await
+}
+
+/// Starts a fresh server with `config` as its configuration file (written to
+/// `<data dir>/gatehouse.toml`; empty: no file).
+pub async fn spawn_app_with(config: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary data directory");
+    if !config.is_empty() {
+        std::fs::write(config_path(&dir), config).expect("config file");
+    }
     let clock = Arc::new(ManualClock::new(START));
     let mut server = start(&dir, &clock, "127.0.0.1:0").await;
     let admin_key = server
@@ -135,12 +144,19 @@ pub async fn spawn_app() -> TestApp {
     }
 }
 
+/// Where a test's configuration file lives.
+pub fn config_path(dir: &TempDir) -> std::path::PathBuf {
+    dir.path().join("gatehouse.toml")
+}
+
 async fn start(dir: &TempDir, clock: &Arc<ManualClock>, listen: &str) -> RunningServer {
     let overrides = Overrides {
         listen: Some(listen.into()),
         data_dir: Some(dir.path().to_path_buf()),
     };
-    let settings = Settings::load(None, std::iter::empty(), &overrides).expect("settings");
+    let file = config_path(dir);
+    let file = file.exists().then_some(file.as_path());
+    let settings = Settings::load(file, std::iter::empty(), &overrides).expect("settings");
     let master_key = MasterKey::from_hex(&"11".repeat(32), "test").expect("master key");
     let clock: Arc<dyn gatehouse_server::Clock> = clock.clone();
     gatehouse_server::start(settings, clock, &master_key)
@@ -172,6 +188,15 @@ impl TestApp {
     /// The running server's shared state, for tests that reach its store directly.
     pub fn state(&self) -> &Arc<gatehouse_server::state::AppState> {
         self.server.as_ref().expect("the server is running").state()
+    }
+
+    /// `http://<gateway address>`, when the configuration runs a gateway.
+    pub fn gateway(&self) -> String {
+        let server = self.server.as_ref().expect("the server is running");
+        format!(
+            "http://{}",
+            server.gateway_addr().expect("a gateway is configured")
+        )
     }
 
     /// Moves the server's clock forward.

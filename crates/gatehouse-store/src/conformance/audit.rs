@@ -19,7 +19,10 @@ fn body(n: i64, principal: &str, action: &str, outcome: Outcome) -> EventBody {
         status: Some(200),
         client_ip: Some("127.0.0.1".into()),
         // Some events have a latency, some not: both must read back as written.
-        latency_us: u64::try_from(n).ok().filter(|n| n % 3 != 0).map(|n| n * 250),
+        latency_us: u64::try_from(n)
+            .ok()
+            .filter(|n| n % 3 != 0)
+            .map(|n| n * 250),
     }
 }
 

@@ -2,6 +2,11 @@
 //! environment variables, overridden by command-line flags, parsed once into
 //! [`Settings`]. Unknown keys are errors that name the key.
 
+mod gateway;
+
+pub use gateway::{AcceptedAuth, GatewaySettings, RoutePolicy};
+
+use crate::issuers::IssuerSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,6 +30,10 @@ struct RawConfig {
     signing: RawSigning,
     #[serde(default)]
     tokens: RawTokens,
+    #[serde(default)]
+    gateway: gateway::RawGateway,
+    #[serde(default)]
+    jwt: gateway::RawJwt,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -108,6 +117,21 @@ pub struct Settings {
     pub signing: SigningSettings,
     /// Access token lifetimes.
     pub tokens: TokenSettings,
+    /// The gateway: listener and routes.
+    pub gateway: GatewaySettings,
+    /// External JWT issuers the gateway trusts.
+    pub issuers: Vec<IssuerSettings>,
+    /// Where these settings came from, to read them again on reload.
+    pub source: Source,
+}
+
+/// The file and flags settings were loaded from (the environment is read again).
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The configuration file, if any.
+    pub file: Option<PathBuf>,
+    /// The flag overrides.
+    pub overrides: Overrides,
 }
 
 /// `[signing]`: the algorithm of new signing keys and their rotation schedule.
@@ -205,7 +229,12 @@ impl Settings {
                 toml::Value::String(dir.display().to_string()),
             );
         }
-        Self::from_table(table)
+        let mut settings = Self::from_table(table)?;
+        settings.source = Source {
+            file: file.map(Path::to_path_buf),
+            overrides: overrides.clone(),
+        };
+        Ok(settings)
     }
 
     /// Validates a file on its own (`gatehouse config check`).
@@ -323,6 +352,9 @@ impl Settings {
             ));
         }
         Ok(Self {
+            gateway: gateway::gateway(raw.gateway)?,
+            issuers: gateway::issuers(raw.jwt)?,
+            source: Source::default(),
             signing: SigningSettings {
                 alg,
                 rotate_after_days: raw.signing.rotate_after_days.unwrap_or(30),
@@ -402,7 +434,7 @@ fn set(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
 }
 
 /// An annotated example configuration (`gatehouse config example`).
-pub const EXAMPLE: &str = include_str!("../gatehouse.example.toml");
+pub const EXAMPLE: &str = include_str!("../../gatehouse.example.toml");
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The gateway side by side, on loopback, with wrk, one run, same upstream, same
+# concurrency:
+#   direct          the upstream itself (nginx answering 200 "ok"): the ceiling
+#   nginx           nginx proxy_pass to it, no authentication
+#   haproxy-jwt     HAProxy verifying an ES256 JWT with jwt_verify (+ exp), then forwarding
+#   gatehouse-key   Gatehouse's gateway checking an API key (scope required, audited)
+#   gatehouse-jwt   Gatehouse's gateway checking the same ES256 JWT as HAProxy
+# The JWT is a Gatehouse access token; HAProxy gets Gatehouse's public key as PEM.
+# Each target is loaded RUNS times, round robin; medians, and each as a ratio to nginx.
+# nginx, HAProxy and wrk come from Debian's packages (apt-get install nginx haproxy wrk).
+#
+#   bench/run-gateway.sh                          # 3 runs of 10 s, 64 connections
+#   RUNS=5 DURATION=20s CONNS=128 bench/run-gateway.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-1}
+WARMUP=${WARMUP:-2s}
+TIMEOUT=${TIMEOUT:-10s}
+BASE=${BASE:-4490} # ports BASE+1 … BASE+5
+UP=$((BASE + 1)) NGX=$((BASE + 2)) HAP=$((BASE + 3)) GW=$((BASE + 4)) API=$((BASE + 5))
+PATH="$PATH:/usr/sbin"
+for tool in wrk nginx haproxy curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed (Debian package $tool)" >&2; exit 1; }
+done
+. bench/wrk.sh
+
+cargo build --release -q -p gatehouse-cli
+bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
+
+# The upstream, and nginx in front of it; each its own nginx, worker_processes auto.
+nginx_conf() { # name server-block
+  mkdir -p "$work/$1"
+  cat >"$work/$1/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/$1/body; proxy_temp_path $work/$1/proxy;
+  fastcgi_temp_path $work/$1/fcgi; uwsgi_temp_path $work/$1/uwsgi; scgi_temp_path $work/$1/scgi;
+  keepalive_requests 1000000;
+  $2
+}
+CONF
+  nginx -p "$work/$1" -c "$work/$1/nginx.conf" -e "$work/$1/startup.log" &
+  pids+=($!)
+}
+nginx_conf upstream "server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }"
+nginx_conf proxy "upstream up { server 127.0.0.1:$UP; keepalive 128; }
+  server { listen 127.0.0.1:$NGX; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+wait_port "$UP"; wait_port "$NGX"
+
+# Gatehouse: one route to the upstream taking keys and tokens, scope required.
+cat >"$work/gatehouse.toml" <<TOML
+version = 1
+[server]
+listen = "127.0.0.1:$API"
+[log]
+level = "warn"
+[tokens]
+access_ttl = 3600
+[gateway]
+listen = "127.0.0.1:$GW"
+[[gateway.routes]]
+name = "bench"
+path_prefix = "/"
+upstream = "http://127.0.0.1:$UP"
+auth = ["api_key", "jwt"]
+require_scopes = ["bench:read"]
+TOML
+GATEHOUSE_MASTER_KEY=$(printf '42%.0s' {1..32}) \
+  "$bin" serve --config "$work/gatehouse.toml" --data-dir "$work/data" >"$work/gh.stdout" 2>"$work/gh.stderr" &
+gh=$!
+pids+=("$gh")
+api="http://127.0.0.1:$API"
+for _ in $(seq 100); do curl -sf "$api/readyz" >/dev/null && break; sleep 0.1; done
+admin=$(sed -n 's/^GATEHOUSE_ADMIN_KEY=//p' "$work/gh.stdout")
+[ -n "$admin" ] || { echo "gatehouse did not start:" >&2; cat "$work/gh.stderr" >&2; exit 1; }
+post() { curl -sf -X POST "$api$1" -H "Authorization: Bearer $admin" -H 'content-type: application/json' -d "$2"; }
+field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+key=$(post /admin/v1/keys '{"name":"bench","scopes":["bench:read"]}' | field key)
+created=$(post /admin/v1/clients '{"name":"bench","scope":"bench:read","audience":["bench"]}')
+id=$(field client_id <<<"$created") secret=$(field client_secret <<<"$created")
+token=$(curl -sf -u "$id:$secret" -d grant_type=client_credentials "$api/oauth/token" | field access_token)
+[ -n "$key" ] && [ -n "$token" ] || { echo "could not make a key and a token" >&2; exit 1; }
+
+# Gatehouse's ES256 public key as PEM for HAProxy: SubjectPublicKeyInfo = fixed P-256
+# prefix + 04 || x || y.
+b64url() { local s=${1//-/+}; s=${s//_//}; while (( ${#s} % 4 )); do s+='='; done; printf '%s' "$s" | base64 -d; }
+jwks=$(curl -sf "$api/.well-known/jwks.json")
+x=$(sed -n 's/.*"x":"\([^"]*\)".*/\1/p' <<<"$jwks") y=$(sed -n 's/.*"y":"\([^"]*\)".*/\1/p' <<<"$jwks")
+{ printf '3059301306072a8648ce3d020106082a8648ce3d030107034200' | xxd -r -p; printf '\x04'; b64url "$x"; b64url "$y"; } >"$work/pub.der"
+{ echo '-----BEGIN PUBLIC KEY-----'; base64 -w64 "$work/pub.der"; echo '-----END PUBLIC KEY-----'; } >"$work/pub.pem"
+
+cat >"$work/haproxy.cfg" <<CFG
+global
+  log stderr format raw local0 err
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend fe
+  bind 127.0.0.1:$HAP
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str ES256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$work/pub.pem") -m int 1 }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny deny_status 401 if { var(txn.exp),sub(txn.now) -m int lt 0 }
+  default_backend up
+backend up
+  http-reuse always
+  server up 127.0.0.1:$UP
+CFG
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+wait_port "$HAP"
+
+# Each target must answer 200 with its credential and refuse without it.
+for target in "gatehouse-key http://127.0.0.1:$GW/ $key" "gatehouse-jwt http://127.0.0.1:$GW/ $token" \
+  "haproxy-jwt http://127.0.0.1:$HAP/ $token"; do
+  read -r name url cred <<<"$target"
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $cred" "$url")" = 200 ] ||
+    { echo "$name: refused its own credential" >&2; cat "$work/haproxy.log" "$work/gh.stderr" >&2; exit 1; }
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 401 ] || { echo "$name: let a request without credential through" >&2; exit 1; }
+done
+
+lua() { # file credential
+  if [ -n "$2" ]; then echo "wrk.headers[\"Authorization\"] = \"Bearer $2\"" >"$1"; else : >"$1"; fi
+}
+lua "$work/none.lua" ""
+lua "$work/key.lua" "$key"
+lua "$work/jwt.lua" "$token"
+targets=(
+  "direct http://127.0.0.1:$UP/ $work/none.lua"
+  "nginx http://127.0.0.1:$NGX/ $work/none.lua"
+  "haproxy-jwt http://127.0.0.1:$HAP/ $work/jwt.lua"
+  "gatehouse-key http://127.0.0.1:$GW/ $work/key.lua"
+  "gatehouse-jwt http://127.0.0.1:$GW/ $work/jwt.lua"
+)
+
+echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), wrk: $THREADS thread(s), $CONNS connections, $DURATION per run, $RUNS runs each, round robin"
+if [ "$WARMUP" != 0 ]; then
+  for t in "${targets[@]}"; do read -r name url script <<<"$t"; load "$name" "$url" "$script" "$WARMUP" >/dev/null; done
+  echo "warm-up: $WARMUP each, not counted"
+fi
+
+declare -A rates p50s p99s
+for run in $(seq "$RUNS"); do
+  for t in "${targets[@]}"; do
+    read -r name url script <<<"$t"
+    read -r rps p50 p99 timeouts < <(load "$name" "$url" "$script" "$DURATION")
+    show "$name" "$run" "$rps" "$p50" "$p99" "$timeouts"
+    rates[$name]+="$rps " p50s[$name]+="$p50 " p99s[$name]+="$p99 "
+  done
+done
+
+# shellcheck disable=SC2086
+nginx_rps=$(median ${rates[nginx]})
+direct_p99=$(median ${p99s[direct]})
+echo "medians (ratio to nginx without auth; p99 added over direct):"
+for t in "${targets[@]}"; do
+  read -r name _ _ <<<"$t"
+  # shellcheck disable=SC2086
+  rps=$(median ${rates[$name]}) p50=$(median ${p50s[$name]}) p99=$(median ${p99s[$name]})
+  awk -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v x="$nginx_rps" -v d="$direct_p99" \
+    'BEGIN { printf "  %-14s %10.0f req/s  %5.2fx  p50 %6.3f ms  p99 %6.3f ms  (+%.3f ms)\n", n, r, r / x, a, b, b - d }'
+done
+# shellcheck disable=SC2086
+awk -v g="$(median ${rates[gatehouse-jwt]})" -v h="$(median ${rates[haproxy-jwt]})" \
+  'BEGIN { printf "gatehouse-jwt / haproxy-jwt: %.2fx\n", g / h }'
+echo "rss after the runs: gatehouse $(rss "$gh")"

@@ -1,0 +1,248 @@
+//! Who is calling a route, and may they: the one decision the gateway and forward auth
+//! share. Credentials are checked by core (keys through the in-memory index, tokens
+//! through the verified-token cache or an external issuer's keys); the route's scopes
+//! and rate limit come after.
+
+use super::Gateway;
+use crate::access_tokens::Rejection;
+use crate::config::RoutePolicy;
+use crate::issuers::{ExternalRejection, unverified_issuer};
+use crate::state::AppState;
+use axum::http::{HeaderMap, HeaderName, header};
+use gatehouse_core::api_key::{ApiKey, Denial};
+use gatehouse_core::auth::{AuthMethod, Authenticated};
+use gatehouse_core::jose::{TokenError, VerifiedToken};
+use gatehouse_core::rate_limit::BucketState;
+use gatehouse_core::scope::Scope;
+use std::sync::Arc;
+
+/// Header carrying an API key, as an alternative to `Authorization: Bearer`.
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+
+/// A request the route lets through.
+#[derive(Debug)]
+pub struct Allowed {
+    /// The caller.
+    pub who: Authenticated,
+    /// The route's rate limit after this request, when it has one.
+    pub rate: Option<BucketState>,
+}
+
+/// Why a request is refused. Each maps to one status and one stable code
+/// (`respond.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// No credential, or one in a form the route does not take.
+    Missing,
+    /// Both `Authorization` and `X-API-Key`.
+    Ambiguous,
+    /// An API key that is malformed or refused by the index.
+    InvalidKey(&'static str),
+    /// A token that is malformed, forged, expired, revoked, for another audience….
+    InvalidToken(&'static str),
+    /// A credential of a kind this route does not accept.
+    NotAccepted(AuthMethod),
+    /// Authenticated, but without a scope the route requires.
+    InsufficientScope(Scope),
+    /// Over a rate limit: the credential's own or the route's.
+    RateLimited(BucketState),
+    /// The issuer's keys cannot be fetched: not the caller's fault (503).
+    IssuerUnavailable,
+}
+
+impl Denied {
+    /// The stable reason for the audit trail.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing_credential",
+            Self::Ambiguous => "ambiguous_credential",
+            Self::InvalidKey(r) | Self::InvalidToken(r) => r,
+            Self::NotAccepted(_) => "credential_not_accepted",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::RateLimited(_) => "rate_limited",
+            Self::IssuerUnavailable => "issuer_unavailable",
+        }
+    }
+}
+
+/// The credential as presented, before it is checked.
+enum Presented<'a> {
+    ApiKey(&'a str),
+    Token(&'a str),
+}
+
+/// Which header carried the credential (removed before forwarding unless the route
+/// forwards it).
+pub fn credential_headers() -> [HeaderName; 2] {
+    [header::AUTHORIZATION, API_KEY_HEADER]
+}
+
+/// Authenticates the request's credential for `route`, then authorizes it: scopes,
+/// then the route's rate limit. On refusal, also returns who it was when known.
+pub async fn decide(
+    state: &AppState,
+    gateway: &Gateway,
+    route: &str,
+    policy: &RoutePolicy,
+    headers: &HeaderMap,
+) -> (Result<Allowed, Denied>, Option<Authenticated>) {
+    let who = match authenticate(state, gateway, policy, headers).await {
+        Ok(who) => who,
+        Err(denied) => return (Err(denied), None),
+    };
+    if let Some(missing) = policy
+        .require_scopes
+        .iter()
+        .find(|s| !who.scopes().grants(s.as_str()))
+    {
+        return (Err(Denied::InsufficientScope(missing.clone())), Some(who));
+    }
+    let rate = match policy.rate_limit {
+        None => None,
+        Some(rate) => {
+            let now = state.clock.now();
+            let taken = gateway.limits.take(route, who.credential_id(), rate, now);
+            if taken.retry_after_ms.is_some() {
+                return (Err(Denied::RateLimited(taken)), Some(who));
+            }
+            Some(taken)
+        }
+    };
+    (
+        Ok(Allowed {
+            who: who.clone(),
+            rate,
+        }),
+        Some(who),
+    )
+}
+
+async fn authenticate(
+    state: &AppState,
+    gateway: &Gateway,
+    policy: &RoutePolicy,
+    headers: &HeaderMap,
+) -> Result<Authenticated, Denied> {
+    match presented(headers)? {
+        Presented::ApiKey(raw) => {
+            if !policy.auth.api_key {
+                return Err(Denied::NotAccepted(AuthMethod::ApiKey));
+            }
+            api_key(state, raw)
+        }
+        Presented::Token(raw) => {
+            if !policy.auth.jwt {
+                return Err(Denied::NotAccepted(AuthMethod::Jwt));
+            }
+            let (token, method) = token(state, gateway, raw).await?;
+            check_token(&token, policy)?;
+            Authenticated::token_bearer(&token, method).ok_or(Denied::InvalidToken("no_subject"))
+        }
+    }
+}
+
+/// The credential from `Authorization: Bearer` or `X-API-Key`, exactly one. A bearer
+/// value that parses as an API key is one; anything else there is a token.
+fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Denied> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| {
+            let v = v.to_str().map_err(|_| Denied::Missing)?;
+            match v.split_once(' ') {
+                Some((scheme, value)) if scheme.eq_ignore_ascii_case("bearer") => Ok(value.trim()),
+                // Basic, Digest…: not a credential the gateway takes.
+                _ => Err(Denied::Missing),
+            }
+        })
+        .transpose()?;
+    let api_key = headers
+        .get(API_KEY_HEADER)
+        .map(|v| {
+            v.to_str()
+                .map(str::trim)
+                .map_err(|_| Denied::InvalidKey("malformed"))
+        })
+        .transpose()?;
+    match (bearer, api_key) {
+        (Some(_), Some(_)) => Err(Denied::Ambiguous),
+        (None, Some(key)) => Ok(Presented::ApiKey(key)),
+        (Some(value), None) if ApiKey::parse(value).is_ok() => Ok(Presented::ApiKey(value)),
+        (Some(value), None) => Ok(Presented::Token(value)),
+        (None, None) => Err(Denied::Missing),
+    }
+}
+
+fn api_key(state: &AppState, raw: &str) -> Result<Authenticated, Denied> {
+    let key = ApiKey::parse(raw).map_err(|_| Denied::InvalidKey("malformed"))?;
+    // Scopes are the route's business (checked after, for every credential alike).
+    let lookup = state.keys.verify(&key, &[], state.clock.now());
+    match lookup.decision {
+        Ok(verified) => Ok(verified.who),
+        Err(Denial::RateLimited(bucket)) => Err(Denied::RateLimited(bucket)),
+        Err(denial) => Err(Denied::InvalidKey(denial_reason(denial))),
+    }
+}
+
+fn denial_reason(denial: Denial) -> &'static str {
+    match denial {
+        Denial::NotFound => "not_found",
+        Denial::Revoked => "revoked",
+        Denial::Expired => "expired",
+        Denial::Disabled => "disabled",
+        Denial::InsufficientScope => "insufficient_scope",
+        Denial::UsageExceeded => "usage_exceeded",
+        Denial::RateLimited(_) => "rate_limited",
+    }
+}
+
+/// Checks a token: Gatehouse's own locally (no fetch), an external issuer's with its
+/// keys. The `iss` read before verification only chooses whose keys to try.
+async fn token(
+    state: &AppState,
+    gateway: &Gateway,
+    raw: &str,
+) -> Result<(Arc<VerifiedToken>, AuthMethod), Denied> {
+    let issuer = unverified_issuer(raw).ok_or(Denied::InvalidToken("malformed"))?;
+    let now = state.clock.now();
+    if issuer == state.settings.public_url {
+        return state
+            .access_tokens
+            .verify(&state.signing_keys, raw, &issuer, now)
+            .map(|t| (t, AuthMethod::OAuth))
+            .map_err(|r| match r {
+                Rejection::Invalid(e) => Denied::InvalidToken(e.reason()),
+                Rejection::Revoked => Denied::InvalidToken("revoked"),
+            });
+    }
+    let issuers = gateway.issuers();
+    let external = issuers
+        .find(&issuer)
+        .ok_or(Denied::InvalidToken(TokenError::WrongIssuer.reason()))?;
+    external
+        .verify(raw, now)
+        .await
+        .map(|t| (Arc::new(t), AuthMethod::Jwt))
+        .map_err(|e| match e {
+            ExternalRejection::Invalid(e) => Denied::InvalidToken(e.reason()),
+            ExternalRejection::Unavailable => Denied::IssuerUnavailable,
+        })
+}
+
+/// What the route adds to a valid token: an audience it names, and no certificate
+/// binding (RFC 8705 §3: without TLS client certificates no presenter can prove the
+/// binding, so a bound token is refused rather than honoured as a plain bearer token).
+fn check_token(token: &VerifiedToken, policy: &RoutePolicy) -> Result<(), Denied> {
+    if !policy.audiences.is_empty()
+        && !token
+            .claims
+            .aud
+            .as_ref()
+            .is_some_and(|aud| policy.audiences.iter().any(|a| aud.contains(a)))
+    {
+        return Err(Denied::InvalidToken(TokenError::WrongAudience.reason()));
+    }
+    if token.claims.cnf.is_some() {
+        return Err(Denied::InvalidToken("certificate_binding_unproven"));
+    }
+    Ok(())
+}
