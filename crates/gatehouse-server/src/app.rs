@@ -161,7 +161,7 @@ pub async fn start(
         None => (None, None),
     };
     let mut background = vec![
-        tokio::spawn(gateway::reload::reload_forever(Arc::clone(&state))),
+        gateway::reload::spawn(Arc::clone(&state)),
         audit_task,
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
         tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),

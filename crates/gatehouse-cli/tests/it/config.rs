@@ -2,6 +2,7 @@
 
 use crate::support::{Home, MASTER_KEY, failure, free_port, gatehouse, run, stdout};
 use std::path::Path;
+use std::process::Command;
 
 fn check(home: &Home, file: &Path) -> std::process::Output {
     let mut cmd = gatehouse(home.path());
@@ -120,4 +121,90 @@ fn serve_refuses_a_bad_configuration_naming_the_key() {
         !home.data_dir().exists(),
         "nothing created for a refused config"
     );
+}
+
+#[test]
+fn check_validates_gateway_routes_and_issuers_naming_the_key() {
+    let home = Home::new();
+    let route = |extra: &str| {
+        format!(
+            "version = 1\n[gateway]\nlisten = \"127.0.0.1:8080\"\n[[gateway.routes]]\nname = \"orders\"\npath_prefix = \"/orders\"\nupstream = \"http://127.0.0.1:9000\"\n{extra}\n"
+        )
+    };
+    let file = write(
+        &home,
+        "ok.toml",
+        &route("auth = [\"api_key\", \"jwt\"]\nrate_limit = \"10/s\""),
+    );
+    let out = check(&home, &file);
+    assert!(out.status.success(), "{out:?}");
+    for (extra, key) in [
+        ("", "gateway.routes[0]"),
+        ("auth = []", "gateway.routes[0].auth"),
+        ("auth = [\"password\"]", "gateway.routes[0].auth"),
+        (
+            "auth = [\"api_key\"]\nrate_limit = \"fast\"",
+            "gateway.routes[0].rate_limit",
+        ),
+        (
+            "auth = [\"api_key\"]\nrequire_scopes = [\"a b\"]",
+            "gateway.routes[0].require_scopes",
+        ),
+        (
+            "auth = [\"api_key\"]\nupstrem = \"x\"",
+            "gateway.routes[0].upstrem",
+        ),
+    ] {
+        let file = write(&home, "route.toml", &route(extra));
+        let line = failure(&check(&home, &file));
+        assert!(line.contains(key), "{extra:?}: {line}");
+    }
+    let file = write(
+        &home,
+        "upstream.toml",
+        &route("auth = [\"api_key\"]").replace("http://127.0.0.1:9000", "https://api.example"),
+    );
+    let line = failure(&check(&home, &file));
+    assert!(
+        line.contains("gateway.routes[0]") && line.contains("https"),
+        "{line}"
+    );
+    let file = write(
+        &home,
+        "issuer.toml",
+        "version = 1\n[[jwt.issuers]]\nissuer = \"http://idp.example\"\naudiences = [\"orders\"]\nalgorithms = [\"RS256\"]\n",
+    );
+    let line = failure(&check(&home, &file));
+    assert!(line.contains("jwt.issuers[0]"), "{line}");
+}
+
+#[test]
+fn sighup_reloads_the_gateway_routes_and_the_server_keeps_serving() {
+    let mut home = Home::new();
+    let gateway = free_port();
+    let file = write(
+        &home,
+        "gatehouse.toml",
+        &format!(
+            "version = 1\n[gateway]\nlisten = \"127.0.0.1:{gateway}\"\n[[gateway.routes]]\nname = \"orders\"\npath_prefix = \"/orders\"\nupstream = \"http://127.0.0.1:9\"\nauth = [\"api_key\"]\n"
+        ),
+    );
+    let mut cmd = home.serve();
+    cmd.arg("--config").arg(&file);
+    let mut server = home.start(cmd);
+    let admin = server.admin_key();
+    let status = Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    crate::support::wait_for("the SIGHUP reload in the audit trail", || {
+        let events = server.json(&admin, &["audit", "list", "--action", "config.reload"]);
+        events["items"].as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["reason"] == "sighup" && e["outcome"] == "allowed")
+        })
+    });
+    assert!(stdout(&server.cli(&admin, &["keys", "list"])).contains("admin"));
+    server.stop();
 }

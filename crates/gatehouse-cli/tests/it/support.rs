@@ -271,6 +271,11 @@ impl Server {
         panic!("server not ready within {DEADLINE:?}:\n{}", self.stderr());
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `signal` (e.g. `TERM`) and waits for the exit status.
     pub fn signal_and_wait(&mut self, signal: &str) -> ExitStatus {
         let status = Command::new("kill")

@@ -12,11 +12,16 @@ use std::time::{Duration, SystemTime};
 /// How often the configuration file's modification time is checked.
 const POLL_EVERY: Duration = Duration::from_secs(1);
 
-/// Reloads on SIGHUP and on file change, forever.
-pub async fn reload_forever(state: Arc<AppState>) {
+/// Starts reloading on SIGHUP and on file change. The SIGHUP handler is installed
+/// before this returns: a SIGHUP that arrived before it would end the process.
+pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    let hangups = hangups();
+    tokio::spawn(reload_forever(state, hangups))
+}
+
+async fn reload_forever(state: Arc<AppState>, mut hangups: Hangups) {
     let file = state.settings.source.file.clone();
     let mut seen = file.as_deref().and_then(modified);
-    let mut hangups = hangups();
     let mut tick = tokio::time::interval(POLL_EVERY);
     loop {
         let why = tokio::select! {

@@ -396,3 +396,69 @@ async fn every_decision_is_one_audit_event_with_route_reason_status_and_latency(
     let text = app.get("/admin/v1/audit?limit=1000").await.text();
     assert!(!text.contains(&key.key));
 }
+
+#[tokio::test]
+async fn a_signed_identity_reaches_the_upstream_and_verifies_with_the_jwks() {
+    use gatehouse_core::jose::{Expected, JwkSet, VerifyingKey, verify_jwt};
+    let upstream = Upstream::start().await;
+    let app = spawn_gateway(&upstream, "identity_jwt = true").await;
+    let key = app.create_key("billing", &["orders:read"]).await;
+    app.via(app.through(Method::GET, "/orders").bearer_auth(&key.key))
+        .await
+        .expect(200);
+    let seen = upstream.last();
+    let identity = seen
+        .header("x-gatehouse-identity")
+        .expect("a signed identity");
+    let set: JwkSet = app
+        .send(app.request(Method::GET, "/.well-known/jwks.json"))
+        .await
+        .expect(200)
+        .json();
+    let keys: Vec<VerifyingKey> = set
+        .keys
+        .iter()
+        .map(|k| VerifyingKey::from_jwk(k).unwrap())
+        .collect();
+    let issuer = app.state().settings.public_url.clone();
+    let expected = Expected {
+        issuer: &issuer,
+        audience: Some("orders"),
+        typ: Some("gatehouse-identity+jwt"),
+        leeway_secs: 0,
+        max_len: Expected::MAX_LEN,
+    };
+    let verified = verify_jwt(
+        identity,
+        |kid| keys.iter().find(|k| k.kid() == kid),
+        &expected,
+        crate::support::START,
+    )
+    .expect("the identity verifies with the published keys");
+    let claims = verified.claims;
+    assert_eq!(claims.sub.as_deref(), Some("billing"));
+    assert_eq!(claims.scope.as_deref(), Some("orders:read"));
+    assert_eq!(claims.exp - claims.iat.unwrap(), 60);
+    assert_eq!(claims.jti.as_deref(), seen.header("x-gatehouse-request-id"));
+    // It is not an access token: the gateway refuses it as one.
+    app.via(app.through(Method::GET, "/orders").bearer_auth(identity))
+        .await
+        .problem(401, "invalid_credential");
+    // A client-sent identity never reaches the upstream: only Gatehouse's own.
+    app.via(
+        app.through(Method::GET, "/orders")
+            .bearer_auth(&key.key)
+            .header("x-gatehouse-identity", "forged"),
+    )
+    .await
+    .expect(200);
+    let forwarded: Vec<_> = upstream
+        .last()
+        .headers
+        .get_all("x-gatehouse-identity")
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    assert_ne!(forwarded[0], "forged");
+}
