@@ -30,6 +30,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The audit writer's own connection, with a larger page cache: appending big
+    /// batches touches the tails of the table and its four indexes, and at a million
+    /// keys loaded the other connections' caches would cost memory for nothing.
+    audit_pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -47,19 +51,27 @@ impl SqliteStore {
             // A multi-row INSERT keeps a statement journal; in a temp file it was a
             // quarter of the audit writer's time.
             .pragma("temp_store", "MEMORY")
-            .pragma("wal_autocheckpoint", "10000")
-            .pragma("cache_size", "-8000");
+            // Checkpoint every 40 MB of WAL instead of 4: fewer copies of the same hot
+            // pages (`cargo bench -p gatehouse-bench --bench audit`: +10%).
+            .pragma("wal_autocheckpoint", "10000");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(unavailable)?;
         migrate::run(&pool).await?;
-        Ok(Self { pool })
+        // 8 MB of cache instead of 2: 1024-event batches append 1.3x faster.
+        let audit_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("cache_size", "-8000"))
+            .await
+            .map_err(unavailable)?;
+        Ok(Self { pool, audit_pool })
     }
 
     /// Closes every connection, checkpointing the WAL.
     pub async fn close(&self) {
+        self.audit_pool.close().await;
         self.pool.close().await;
     }
 }
@@ -147,7 +159,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        audit::append(&self.pool, events).await
+        audit::append(&self.audit_pool, events).await
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, ChainHash)>, StoreError> {
