@@ -70,31 +70,7 @@ async fn verified(
     token: &str,
     audience: &str,
 ) -> gatehouse_core::jose::VerifiedToken {
-    let set: JwkSet = app
-        .send(app.request(Method::GET, "/.well-known/jwks.json"))
-        .await
-        .expect(200)
-        .json();
-    let keys: Vec<VerifyingKey> = set
-        .keys
-        .iter()
-        .map(|k| VerifyingKey::from_jwk(k).unwrap())
-        .collect();
-    let issuer = app.state().settings.public_url.clone();
-    let expected = Expected {
-        issuer: &issuer,
-        audience: Some(audience),
-        typ: Some("at+jwt"),
-        leeway_secs: 0,
-        max_len: Expected::MAX_LEN,
-    };
-    verify_jwt(
-        token,
-        |kid| keys.iter().find(|k| k.kid() == kid),
-        &expected,
-        START,
-    )
-    .unwrap()
+    app.verify_published(token, audience, "at+jwt").await
 }
 
 #[tokio::test]

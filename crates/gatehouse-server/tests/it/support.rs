@@ -199,6 +199,42 @@ impl TestApp {
         )
     }
 
+    /// Verifies a JWT Gatehouse signed with the keys it publishes at
+    /// `/.well-known/jwks.json`, as a third party would: issuer, `audience`, `typ`.
+    pub async fn verify_published(
+        &self,
+        token: &str,
+        audience: &str,
+        typ: &str,
+    ) -> gatehouse_core::jose::VerifiedToken {
+        use gatehouse_core::jose::{Expected, JwkSet, VerifyingKey, verify_jwt};
+        let set: JwkSet = self
+            .send(self.request(Method::GET, "/.well-known/jwks.json"))
+            .await
+            .expect(200)
+            .json();
+        let keys: Vec<VerifyingKey> = set
+            .keys
+            .iter()
+            .map(|k| VerifyingKey::from_jwk(k).expect("a published key parses"))
+            .collect();
+        let issuer = self.state().settings.public_url.clone();
+        let expected = Expected {
+            issuer: &issuer,
+            audience: Some(audience),
+            typ: Some(typ),
+            leeway_secs: 0,
+            max_len: Expected::MAX_LEN,
+        };
+        verify_jwt(
+            token,
+            |kid| keys.iter().find(|k| k.kid() == kid),
+            &expected,
+            START,
+        )
+        .expect("the token verifies with the published keys")
+    }
+
     /// Moves the server's clock forward.
     pub fn advance_millis(&self, ms: i64) {
         self.clock.advance_millis(ms);

@@ -399,7 +399,6 @@ async fn every_decision_is_one_audit_event_with_route_reason_status_and_latency(
 
 #[tokio::test]
 async fn a_signed_identity_reaches_the_upstream_and_verifies_with_the_jwks() {
-    use gatehouse_core::jose::{Expected, JwkSet, VerifyingKey, verify_jwt};
     let upstream = Upstream::start().await;
     let app = spawn_gateway(&upstream, "identity_jwt = true").await;
     let key = app.create_key("billing", &["orders:read"]).await;
@@ -410,31 +409,9 @@ async fn a_signed_identity_reaches_the_upstream_and_verifies_with_the_jwks() {
     let identity = seen
         .header("x-gatehouse-identity")
         .expect("a signed identity");
-    let set: JwkSet = app
-        .send(app.request(Method::GET, "/.well-known/jwks.json"))
-        .await
-        .expect(200)
-        .json();
-    let keys: Vec<VerifyingKey> = set
-        .keys
-        .iter()
-        .map(|k| VerifyingKey::from_jwk(k).unwrap())
-        .collect();
-    let issuer = app.state().settings.public_url.clone();
-    let expected = Expected {
-        issuer: &issuer,
-        audience: Some("orders"),
-        typ: Some("gatehouse-identity+jwt"),
-        leeway_secs: 0,
-        max_len: Expected::MAX_LEN,
-    };
-    let verified = verify_jwt(
-        identity,
-        |kid| keys.iter().find(|k| k.kid() == kid),
-        &expected,
-        crate::support::START,
-    )
-    .expect("the identity verifies with the published keys");
+    let verified = app
+        .verify_published(identity, "orders", "gatehouse-identity+jwt")
+        .await;
     let claims = verified.claims;
     assert_eq!(claims.sub.as_deref(), Some("billing"));
     assert_eq!(claims.scope.as_deref(), Some("orders:read"));
