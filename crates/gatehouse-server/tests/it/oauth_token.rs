@@ -2,10 +2,9 @@
 //! the happy paths, then every refusal — each with its RFC 6749 error, none issuing
 //! a token, all audited.
 
-use crate::support::{START, TestApp, spawn_app};
+use crate::support::{TestApp, spawn_app};
 use gatehouse_api::Page;
 use gatehouse_api::clients::{Client, ClientWithSecret, TokenResponse};
-use gatehouse_core::jose::{Expected, JwkSet, VerifyingKey, verify_jwt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
