@@ -14,6 +14,7 @@ pub mod page;
 pub mod problem;
 pub mod signing_keys;
 pub mod timestamp;
+pub mod users;
 pub mod verify;
 
 pub use page::Page;

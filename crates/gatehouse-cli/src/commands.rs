@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Manage the users who log in.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// List and rotate the keys that sign access tokens.
     SigningKeys {
         #[command(subcommand)]
@@ -142,6 +147,67 @@ pub struct ClientChanges {
     /// Disable the client.
     #[arg(long)]
     pub disable: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user.
+    Create(UserSettings),
+    /// List users.
+    List(PageArgs),
+    /// Show one user.
+    Show { id: String },
+    /// Change a user's settings.
+    Update {
+        id: String,
+        #[command(flatten)]
+        changes: UserChanges,
+    },
+    /// Stop a user from logging in (the account is kept).
+    Disable { id: String },
+    /// Delete a user.
+    Delete { id: String },
+    /// Set a user's password, read from the first line of standard input (never from
+    /// the command line, where other users of the machine could read it).
+    SetPassword { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserSettings {
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// Name shown on consent pages.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Contact address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// A scope the user may grant to apps (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Read the initial password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserChanges {
+    /// New login name.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// New display name ("" clears it).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// New contact address ("" clears it).
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Replace the scopes (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Option<Vec<String>>,
+    /// Let the user log in again.
+    #[arg(long)]
+    pub enable: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod keys;
 mod serve;
 mod signing_keys;
 mod table;
+mod users;
 
 use clap::Parser;
 use commands::{Cli, Command, ConfigCommand};
@@ -60,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { command } => keys::run(&cli.global, command).await,
         Command::Audit { command } => audit::run(&cli.global, command).await,
         Command::Clients { command } => clients::run(&cli.global, command).await,
+        Command::Users { command } => users::run(&cli.global, command).await,
         Command::SigningKeys { command } => signing_keys::run(&cli.global, command).await,
     }
 }

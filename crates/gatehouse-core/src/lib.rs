@@ -24,6 +24,7 @@ pub mod scope;
 pub mod secret;
 pub mod shared_str;
 pub mod time;
+pub mod user;
 
 pub use entropy::{Entropy, EntropyUnavailable};
 pub use secret::Secret;

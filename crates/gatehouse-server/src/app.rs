@@ -125,6 +125,7 @@ pub async fn start(
         clients,
         access_tokens,
         gateway,
+        passwords: crate::passwords::Passwords::default(),
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),

@@ -23,6 +23,7 @@ pub mod issuers;
 pub mod key_index;
 pub mod master_key;
 pub mod metrics;
+pub mod passwords;
 pub mod sealed;
 pub mod signing_keys;
 pub mod state;

@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::gateway::Gateway;
 use crate::key_index::KeyIndex;
 use crate::metrics::Metrics;
+use crate::passwords::Passwords;
 use crate::signing_keys::SigningKeys;
 use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_store::Store;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub key_writes: tokio::sync::Mutex<()>,
     /// The gateway's routes, issuers and rate limits (also used by forward auth).
     pub gateway: Gateway,
+    /// Argon2id hashing, bounded.
+    pub passwords: Passwords,
     /// The audit writer.
     pub audit: AuditLog,
     /// The clock.

@@ -13,12 +13,14 @@ mod migrate;
 mod revoked;
 mod rows;
 mod signing_keys;
+mod users;
 
 use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
 use gatehouse_core::oauth::ClientRecord;
+use gatehouse_core::user::{UserRecord, Username};
 use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, StoredSigningKey, UsageUpdate};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -208,6 +210,37 @@ impl Store for SqliteStore {
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
         clients::all(&self.pool).await
+    }
+
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        users::insert(&self.pool, user).await
+    }
+
+    async fn update_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        users::update(&self.pool, user).await
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        users::delete(&self.pool, id).await
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        users::by_id(&self.pool, id).await
+    }
+
+    async fn user_by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        users::by_username(&self.pool, username).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        users::page(&self.pool, after, limit).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {

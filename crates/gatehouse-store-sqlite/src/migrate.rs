@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_oauth_clients.sql")),
     (4, include_str!("../migrations/0004_revoked_tokens.sql")),
     (5, include_str!("../migrations/0005_audit_latency.sql")),
+    (6, include_str!("../migrations/0006_users.sql")),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

@@ -14,6 +14,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
 use gatehouse_core::oauth::ClientRecord;
+use gatehouse_core::user::{UserRecord, Username};
 
 /// What went wrong in the store. Never carries secrets.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +173,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every client, by id (clients are few; the server keeps them all in memory).
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+
+    /// Stores a new user. [`StoreError::Conflict`] if the id or the username exists.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+
+    /// Replaces a user's record. [`StoreError::NotFound`] if absent;
+    /// [`StoreError::Conflict`] if the new username belongs to another user.
+    async fn update_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+
+    /// Deletes a user. [`StoreError::NotFound`] if absent.
+    async fn delete_user(&self, id: &str) -> Result<(), StoreError>;
+
+    /// One user by id.
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// One user by username.
+    async fn user_by_username(&self, username: &Username)
+    -> Result<Option<UserRecord>, StoreError>;
+
+    /// Users in id order after `after` (exclusive), at most `limit`.
+    async fn list_users(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError>;
 
     /// Deny-lists an access token by `jti` until `expires_at`; revoking twice is fine.
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError>;

@@ -13,3 +13,4 @@ mod secrets;
 mod serve;
 mod signing_keys;
 mod support;
+mod users;

@@ -27,11 +27,23 @@ pub fn gatehouse(cwd: &Path) -> Command {
 }
 
 /// Runs `cmd` to completion within the deadline, killing it if it hangs.
-pub fn run(mut cmd: Command) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+pub fn run(cmd: Command) -> Output {
+    run_with_input(cmd, None)
+}
+
+/// Like [`run`], writing `input` to the command's standard input.
+pub fn run_with_input(mut cmd: Command, input: Option<&str>) -> Output {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn gatehouse");
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -299,6 +311,15 @@ impl Server {
             .env("GATEHOUSE_URL", self.url())
             .env("GATEHOUSE_ADMIN_KEY", key);
         run(cmd)
+    }
+
+    /// Like [`Server::cli`], with `input` on standard input.
+    pub fn cli_with_input(&self, key: &str, args: &[&str], input: &str) -> Output {
+        let mut cmd = gatehouse(Path::new("/"));
+        cmd.args(args)
+            .env("GATEHOUSE_URL", self.url())
+            .env("GATEHOUSE_ADMIN_KEY", key);
+        run_with_input(cmd, Some(input))
     }
 
     /// Like [`Server::cli`], asserting success; returns stdout.

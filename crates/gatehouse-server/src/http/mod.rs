@@ -14,6 +14,7 @@ mod keys;
 mod openapi;
 mod signing_keys;
 mod token;
+mod users;
 mod verify;
 mod well_known;
 
@@ -61,6 +62,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/signing-keys/{kid}",
             axum::routing::delete(signing_keys::withdraw),
         )
+        .route("/users", get(users::list).post(users::create))
+        .route(
+            "/users/{id}",
+            get(users::show).patch(users::update).delete(users::delete),
+        )
+        .route("/users/{id}/password", post(users::set_password))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/admin/v1", admin)

@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
         super::well_known::jwks,
         super::clients::create, super::clients::list, super::clients::show,
         super::clients::update, super::clients::rotate_secret, super::clients::delete,
+        super::users::create, super::users::list, super::users::show, super::users::update,
+        super::users::set_password, super::users::delete,
         super::token::token, super::introspection::introspect, super::introspection::revoke,
         super::well_known::oauth_metadata,
         super::well_known::openid_configuration,

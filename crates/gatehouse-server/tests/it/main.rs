@@ -20,4 +20,5 @@ mod private_key_jwt;
 mod rotation;
 mod signing_keys;
 mod support;
+mod users;
 mod verify;

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod meta;
 pub mod revoked;
 pub mod signing_keys;
+pub mod users;
 
 /// Expands to one `#[tokio::test]` per conformance check. `$make` is an expression
 /// that evaluates to a future yielding a fresh, empty store.
@@ -42,6 +43,13 @@ macro_rules! conformance_suite {
             clients::clients_read_back_every_field,
             clients::client_update_and_delete,
             revoked::revoked_tokens_are_kept_until_they_expire,
+            users::user_reads_back_by_id_and_username,
+            users::duplicate_user_id_or_username_is_a_conflict_and_changes_nothing,
+            users::user_update_replaces_every_field,
+            users::update_to_another_users_username_is_a_conflict,
+            users::update_or_delete_of_an_unknown_user_is_not_found,
+            users::users_list_in_id_order_by_page,
+            users::deleted_user_is_gone_by_id_and_username,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
