@@ -14,6 +14,7 @@ use crate::signing_keys::SigningKeys;
 use crate::state::{AppState, RequestIds};
 use crate::{bootstrap, http};
 use anyhow::Context;
+use axum::extract::ConnectInfo;
 use gatehouse_core::Entropy;
 use gatehouse_core::api_key::ApiKey;
 use gatehouse_store::Store;
@@ -42,7 +43,7 @@ pub struct RunningServer {
     state: Arc<AppState>,
     sqlite: SqliteStore,
     stop: oneshot::Sender<()>,
-    serving: JoinHandle<std::io::Result<()>>,
+    serving: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -140,15 +141,21 @@ pub async fn start(
     };
 
     let addr = listener.local_addr()?;
-    let app = http::router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+    let router = http::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let service_for = move |peer: SocketAddr| {
+        let router = router.clone();
+        move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            tower::ServiceExt::oneshot(router.clone(), req)
+        }
+    };
+    let serving = tokio::spawn(crate::listener::serve(
+        listener,
+        "api",
+        service_for,
+        stopped,
+    ));
     let gateway_addr = match &gateway_listener {
         Some(l) => Some(l.local_addr()?),
         None => None,
@@ -222,10 +229,7 @@ impl RunningServer {
         if let Some(gateway) = self.gateway_serving {
             gateway.await.context("gateway task failed")?;
         }
-        self.serving
-            .await
-            .context("server task failed")?
-            .context("server failed")?;
+        self.serving.await.context("server task failed")?;
         flush_usage(&self.state).await;
         self.state.audit.flush().await;
         for task in &self.background {

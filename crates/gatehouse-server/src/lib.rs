@@ -21,6 +21,7 @@ pub mod gateway;
 pub mod http;
 pub mod issuers;
 pub mod key_index;
+pub mod listener;
 pub mod master_key;
 pub mod metrics;
 pub mod passwords;

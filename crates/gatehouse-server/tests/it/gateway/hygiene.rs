@@ -128,3 +128,41 @@ async fn a_request_smuggled_behind_length_and_chunked_never_reaches_the_upstream
     assert_eq!(seen.headers.get_all("content-length").iter().count(), 1);
     assert_eq!(seen.body_bytes, 5);
 }
+
+/// A client that sends half a request head and then nothing (slowloris) is cut off
+/// after the header-read timeout, on the API and the gateway alike.
+#[tokio::test]
+async fn a_request_head_that_never_ends_is_cut_off() {
+    let upstream = Upstream::start().await;
+    let app = spawn_gateway(&upstream, "").await;
+    let started = std::time::Instant::now();
+    let mut streams = Vec::new();
+    for base in [app.base.clone(), app.gateway()] {
+        let mut stream = TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        stream
+            .write_all(b"GET /orders HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    for mut stream in streams {
+        let mut rest = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            stream.read_to_end(&mut rest),
+        )
+        .await
+        .expect("the server closes the connection")
+        .ok();
+        let answer = String::from_utf8_lossy(&rest);
+        assert!(!answer.contains(" 200 "), "{answer}");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(9),
+        "cut off too early: {waited:?}"
+    );
+    assert_eq!(upstream.hits(), 0);
+}

@@ -1,0 +1,77 @@
+//! Serving HTTP/1.1 on a listener, for the API and the gateway alike: hyper directly,
+//! with a bound on how long a client may take to send its request head (slowloris), a
+//! bounded head buffer, and a graceful drain on stop.
+
+use axum::body::Body;
+use axum::http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A client must send its whole request head within this time.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read buffer for a request head: SPEC §10's 16 KiB limit is checked on the parsed
+/// headers; a head that does not even fit this buffer gets hyper's 431.
+const MAX_HEAD_BUFFER: usize = 64 * 1024;
+/// How long a stop waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves connections accepted on `listener` with the service `service_for` makes for
+/// each peer, until `stop` fires; then lets requests in flight finish (up to 30 s).
+pub async fn serve<F, S, Fut>(
+    listener: TcpListener,
+    name: &'static str,
+    service_for: F,
+    mut stop: oneshot::Receiver<()>,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BUFFER)
+        .keep_alive(true);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(listener = name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper::service::service_fn(service_for(peer));
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(listener = name, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            listener = name,
+            "requests still in flight after 30 s; closing them"
+        );
+    }
+}
