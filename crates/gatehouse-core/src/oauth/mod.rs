@@ -4,7 +4,13 @@
 pub mod assertion;
 pub mod client;
 pub mod grant;
+pub mod pkce;
+pub mod redirect;
 
 pub use assertion::{ASSERTION_TYPE, Assertion, claimed_client, verify_assertion};
 pub use client::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest};
 pub use grant::{OAuthError, access_claims, granted_scopes};
+pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
+pub use redirect::{
+    ClientKind, RedirectError, RedirectKind, RedirectUri, VerifiedRedirect, verify_redirect,
+};
