@@ -24,7 +24,8 @@ pub struct CreateClient {
     /// Audiences of its tokens; default: the issuer.
     #[serde(default)]
     pub audience: Vec<String>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt`, or
+    /// `none` for a public (native) client of the authorization code flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
     /// Access token lifetime in seconds (capped by the server's maximum).
@@ -34,6 +35,10 @@ pub struct CreateClient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<JwkSet>,
+    /// Where the authorization endpoint may send the user back: 1 to 20 for a client
+    /// allowed `authorization_code`, none otherwise (default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirect_uris: Vec<String>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields are kept.
@@ -65,6 +70,9 @@ pub struct UpdateClient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<JwkSet>,
+    /// Replace the redirect URIs (`[]` removes them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// A client as the admin API shows it; never its secret.
@@ -89,6 +97,9 @@ pub struct Client {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<JwkSet>,
+    /// Where the authorization endpoint may send the user back, exactly as
+    /// registered (empty for a client without `authorization_code`).
+    pub redirect_uris: Vec<String>,
     /// Whether it may obtain tokens.
     pub enabled: bool,
     /// Creation time.
@@ -108,7 +119,7 @@ pub struct ClientWithSecret {
     #[serde(flatten)]
     pub client: Client,
     /// The client secret; store it now, it is not shown again. None for a
-    /// `private_key_jwt` client.
+    /// `private_key_jwt` or public (`none`) client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
 }
@@ -128,6 +139,11 @@ impl From<&ClientRecord> for Client {
             token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             access_token_ttl: c.access_ttl_secs,
             jwks: c.jwks.clone(),
+            redirect_uris: c
+                .redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect(),
             enabled: c.enabled,
             created_at: to_datetime(c.created_at),
             updated_at: to_datetime(c.updated_at),

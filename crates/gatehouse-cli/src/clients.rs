@@ -22,6 +22,7 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
                 token_endpoint_auth_method: s.auth_method,
                 access_token_ttl: s.ttl,
                 jwks: s.jwks.as_deref().map(read_jwks).transpose()?,
+                redirect_uris: s.redirect_uris,
             };
             let created: ClientWithSecret =
                 http.send(Method::POST, "/admin/v1/clients", &body).await?;
@@ -82,6 +83,11 @@ fn update(c: ClientChanges) -> anyhow::Result<UpdateClient> {
         audience: c.audiences,
         token_endpoint_auth_method: c.auth_method,
         access_token_ttl: c.ttl,
+        redirect_uris: if c.clear_redirect_uris {
+            Some(Vec::new())
+        } else {
+            c.redirect_uris
+        },
         enabled: match (c.enable, c.disable) {
             (true, _) => Some(true),
             (_, true) => Some(false),
@@ -111,6 +117,11 @@ fn show(global: &Global, clients: &[Client]) -> anyhow::Result<()> {
                 c.scope.clone(),
                 c.audience.join(" "),
                 c.token_endpoint_auth_method.clone(),
+                if c.redirect_uris.is_empty() {
+                    "-".to_owned()
+                } else {
+                    c.redirect_uris.join(" ")
+                },
                 or_dash(c.access_token_ttl),
                 if c.enabled { "enabled" } else { "disabled" }.to_owned(),
             ]
@@ -123,6 +134,7 @@ fn show(global: &Global, clients: &[Client]) -> anyhow::Result<()> {
             "SCOPE",
             "AUDIENCE",
             "AUTH METHOD",
+            "REDIRECT URIS",
             "TTL",
             "STATE",
         ],

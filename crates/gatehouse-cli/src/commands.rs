@@ -104,12 +104,17 @@ pub struct ClientSettings {
     /// An audience of its tokens (repeatable; default: the issuer).
     #[arg(long = "audience")]
     pub audiences: Vec<String>,
-    /// A grant it may use (repeatable; default client_credentials).
+    /// A grant it may use (repeatable; default client_credentials): client_credentials,
+    /// authorization_code or refresh_token.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
-    /// client_secret_basic (default), client_secret_post or private_key_jwt.
+    /// client_secret_basic (default), client_secret_post, private_key_jwt, or none for
+    /// a public (native) app of the authorization code flow.
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// A redirect URI for the authorization code flow (repeatable).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
     /// Access token lifetime in seconds (capped by the server).
     #[arg(long)]
     pub ttl: Option<u32>,
@@ -141,6 +146,12 @@ pub struct ClientChanges {
     /// Replace the public keys (a JWK Set JSON file), for private_key_jwt.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
+    /// Replace the redirect URIs (repeatable).
+    #[arg(long = "redirect-uri", conflicts_with = "clear_redirect_uris")]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Remove every redirect URI (for a client leaving the authorization code flow).
+    #[arg(long)]
+    pub clear_redirect_uris: bool,
     /// Enable the client.
     #[arg(long, conflicts_with = "disable")]
     pub enable: bool,

@@ -2,7 +2,7 @@
 
 use crate::{one_row, unavailable};
 use gatehouse_core::UnixTime;
-use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, SecretDigest};
+use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, RedirectUri, SecretDigest};
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_store::StoreError;
 use sqlx::sqlite::SqliteRow;
@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_digest, auth_method, grant_types, scopes, \
-         audiences, access_ttl_secs, jwks, enabled, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         audiences, access_ttl_secs, jwks, redirect_uris, enabled, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -23,6 +23,7 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(json(c.audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
+    .bind(redirect_uris_json(c))
     .bind(c.enabled)
     .bind(c.created_at.as_millis())
     .bind(c.updated_at.as_millis())
@@ -35,8 +36,8 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
 pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_clients SET name = ?, secret_digest = ?, auth_method = ?, grant_types = ?, \
-         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, enabled = ?, updated_at = ? \
-         WHERE id = ?",
+         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, redirect_uris = ?, enabled = ?, \
+         updated_at = ? WHERE id = ?",
     )
     .bind(&c.name)
     .bind(&c.secret_digest.0[..])
@@ -46,6 +47,7 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(json(c.audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
+    .bind(redirect_uris_json(c))
     .bind(c.enabled)
     .bind(c.updated_at.as_millis())
     .bind(&c.id)
@@ -67,7 +69,8 @@ pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
 pub async fn all(pool: &SqlitePool) -> Result<Vec<ClientRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, name, secret_digest, auth_method, grant_types, scopes, audiences, \
-         access_ttl_secs, jwks, enabled, created_at, updated_at FROM oauth_clients ORDER BY id",
+         access_ttl_secs, jwks, redirect_uris, enabled, created_at, updated_at FROM oauth_clients \
+         ORDER BY id",
     )
     .fetch_all(pool)
     .await
@@ -82,6 +85,7 @@ fn from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
     let method: String = row.try_get("auth_method").map_err(c)?;
     let grants = parse(row.try_get("grant_types").map_err(c)?, "grant_types")?;
     let scopes = parse(row.try_get("scopes").map_err(c)?, "scopes")?;
+    let redirect_uris = parse(row.try_get("redirect_uris").map_err(c)?, "redirect_uris")?;
     Ok(ClientRecord {
         id: row.try_get("id").map_err(c)?,
         name: row.try_get("name").map_err(c)?,
@@ -106,6 +110,15 @@ fn from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
             .map(|text| serde_json::from_str(&text))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("oauth_clients.jwks: {e}")))?,
+        // Every stored URI parsed when it was registered; one that no longer does
+        // must not be redirected to, so the row is corrupt rather than skipped.
+        redirect_uris: redirect_uris
+            .iter()
+            .map(|u| {
+                RedirectUri::parse(u)
+                    .map_err(|e| StoreError::Corrupt(format!("oauth_clients.redirect_uris: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
         enabled: row.try_get("enabled").map_err(c)?,
         created_at: UnixTime::from_millis(row.try_get("created_at").map_err(c)?),
         updated_at: UnixTime::from_millis(row.try_get("updated_at").map_err(c)?),
@@ -116,6 +129,10 @@ fn jwks_json(c: &ClientRecord) -> Option<String> {
     c.jwks
         .as_ref()
         .and_then(|set| serde_json::to_string(set).ok())
+}
+
+fn redirect_uris_json(c: &ClientRecord) -> String {
+    json(c.redirect_uris.iter().map(RedirectUri::as_str))
 }
 
 fn grants_json(c: &ClientRecord) -> String {

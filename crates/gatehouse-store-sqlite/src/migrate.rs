@@ -12,6 +12,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_revoked_tokens.sql")),
     (5, include_str!("../migrations/0005_audit_latency.sql")),
     (6, include_str!("../migrations/0006_users.sql")),
+    (
+        7,
+        include_str!("../migrations/0007_client_redirect_uris.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

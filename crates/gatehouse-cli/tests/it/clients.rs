@@ -95,3 +95,70 @@ fn the_client_lifecycle_from_the_command_line() {
     assert!(!out.status.success());
     assert!(failure(&out).contains("not supported"), "{}", failure(&out));
 }
+
+#[test]
+fn a_code_flow_client_keeps_its_redirect_uris_from_the_command_line() {
+    let mut home = Home::new();
+    let (server, admin) = home.start_first();
+    let created = server.json(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "desktop",
+            "--scope",
+            "orders:read",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--auth-method",
+            "none",
+            "--redirect-uri",
+            "http://127.0.0.1/callback",
+            "--redirect-uri",
+            "com.example.desktop:/callback",
+        ],
+    );
+    assert!(created.get("client_secret").is_none(), "{created}");
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let uris = serde_json::json!(["http://127.0.0.1/callback", "com.example.desktop:/callback"]);
+
+    let shown = server.json(&admin, &["clients", "show", &id]);
+    assert_eq!(shown[0]["redirect_uris"], uris, "{shown}");
+    assert_eq!(shown[0]["token_endpoint_auth_method"], "none");
+    let table = server.ok(&admin, &["clients", "show", &id]);
+    assert!(
+        table.lines().next().unwrap().contains("REDIRECT URIS"),
+        "{table}"
+    );
+    assert!(
+        table.contains("http://127.0.0.1/callback com.example.desktop:/callback"),
+        "{table}"
+    );
+
+    let updated = server.json(
+        &admin,
+        &[
+            "clients",
+            "update",
+            &id,
+            "--redirect-uri",
+            "http://[::1]/callback",
+        ],
+    );
+    assert_eq!(
+        updated[0]["redirect_uris"],
+        serde_json::json!(["http://[::1]/callback"])
+    );
+
+    // The server's rules reach the command line as a failure that says why.
+    let out = server.cli(&admin, &["clients", "update", &id, "--clear-redirect-uris"]);
+    assert!(!out.status.success());
+    assert!(
+        failure(&out).contains("at least one redirect URI"),
+        "{}",
+        failure(&out)
+    );
+}

@@ -119,6 +119,7 @@ mod tests {
             jwks: Some(JwkSet {
                 keys: vec![key.public_jwk().clone()],
             }),
+            redirect_uris: vec![],
             enabled: true,
             created_at: UnixTime::from_millis(0),
             updated_at: UnixTime::from_millis(0),

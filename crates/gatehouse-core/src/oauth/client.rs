@@ -1,6 +1,7 @@
 //! OAuth clients as stored, and their secrets: at least 256 random bits, shown once,
 //! kept only as SHA-256 and compared in constant time.
 
+use super::redirect::{ClientKind, RedirectUri};
 use crate::base62;
 use crate::entropy::{Entropy, EntropyUnavailable};
 use crate::jose::JwkSet;
@@ -22,22 +23,33 @@ pub const SECRET_PREFIX: &str = "gcs_";
 pub enum GrantType {
     /// RFC 6749 §4.4: a machine acting for itself.
     ClientCredentials,
+    /// RFC 6749 §4.1: a user signs in and consents, and the client exchanges the code
+    /// it is sent (with PKCE, RFC 7636) for tokens.
+    AuthorizationCode,
+    /// RFC 6749 §6: new tokens for a refresh token that a code grant issued.
+    RefreshToken,
 }
 
 impl GrantType {
+    /// Every grant, in the order error messages list them.
+    pub const ALL: [Self; 3] = [
+        Self::ClientCredentials,
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+    ];
+
     /// The RFC name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClientCredentials => "client_credentials",
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
         }
     }
 
     /// The grant named `name`, if supported.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "client_credentials" => Some(Self::ClientCredentials),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
     }
 }
 
@@ -51,25 +63,43 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// A JWT the client signs with its own private key (RFC 7523 §2.2).
     PrivateKeyJwt,
+    /// No authentication: a public client, such as a native or browser app, which
+    /// cannot keep a secret (RFC 6749 §2.1). It may only use the authorization code
+    /// grant, where PKCE stands in for the missing credential.
+    None,
 }
 
 impl ClientAuthMethod {
+    /// Every method, in the order error messages list them.
+    pub const ALL: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
     /// The RFC 7591 name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
         }
     }
 
     /// The method named `name`, if supported.
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            "private_key_jwt" => Some(Self::PrivateKeyJwt),
-            _ => None,
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether the client proves itself with the secret Gatehouse generated, so that
+    /// the secret is shown to the admin (at creation and rotation). Every record has a
+    /// digest, but for the other methods it is of a random secret nobody was shown.
+    pub const fn uses_secret(self) -> bool {
+        match self {
+            Self::ClientSecretBasic | Self::ClientSecretPost => true,
+            Self::PrivateKeyJwt | Self::None => false,
         }
     }
 }
@@ -145,12 +175,35 @@ pub struct ClientRecord {
     pub access_ttl_secs: Option<u32>,
     /// Public keys of a `private_key_jwt` client (RFC 7523), which sign its assertions.
     pub jwks: Option<JwkSet>,
+    /// Where the authorization endpoint may send the user back (RFC 6749 §3.1.2): one
+    /// or more for a client allowed the authorization code grant, none otherwise.
+    pub redirect_uris: Vec<RedirectUri>,
     /// A disabled client is refused.
     pub enabled: bool,
     /// Creation time.
     pub created_at: UnixTime,
     /// Last change.
     pub updated_at: UnixTime,
+}
+
+impl ClientRecord {
+    /// Which redirect URI matching rule the client gets.
+    pub fn kind(&self) -> ClientKind {
+        match self.auth_method {
+            // Browser apps are public too, but Gatehouse registers a public client as
+            // a native app (RFC 8252): it may use loopback and private-use redirect
+            // URIs, which only an app on the user's device can listen on.
+            ClientAuthMethod::None => ClientKind::Native,
+            ClientAuthMethod::ClientSecretBasic
+            | ClientAuthMethod::ClientSecretPost
+            | ClientAuthMethod::PrivateKeyJwt => ClientKind::Confidential,
+        }
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
 }
 
 #[cfg(test)]
@@ -180,18 +233,96 @@ mod tests {
         assert!(!format!("{secret:?}{digest:?}").contains(&secret.reveal()[4..]));
     }
 
+    fn client(auth_method: ClientAuthMethod, grant_types: Vec<GrantType>) -> ClientRecord {
+        ClientRecord {
+            id: "cli_1".into(),
+            name: "app".into(),
+            secret_digest: SecretDigest::of("s"),
+            auth_method,
+            grant_types,
+            scopes: ScopeSet::parse(["orders:read"]).unwrap(),
+            audiences: Vec::new(),
+            access_ttl_secs: None,
+            jwks: None,
+            redirect_uris: Vec::new(),
+            enabled: true,
+            created_at: UnixTime::from_millis(0),
+            updated_at: UnixTime::from_millis(0),
+        }
+    }
+
     #[test]
     fn names_round_trip() {
-        let g = GrantType::ClientCredentials;
-        assert_eq!(GrantType::from_name(g.as_str()), Some(g));
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::from_name(g.as_str()), Some(g));
+        }
+        for m in ClientAuthMethod::ALL {
+            assert_eq!(ClientAuthMethod::from_name(m.as_str()), Some(m));
+        }
+        assert_eq!(GrantType::from_name("password"), None);
+        assert_eq!(GrantType::from_name("implicit"), None);
+        assert_eq!(GrantType::from_name("Authorization_Code"), None);
+        assert_eq!(ClientAuthMethod::from_name("None"), None);
+        assert_eq!(ClientAuthMethod::from_name("tls_client_auth"), None);
+    }
+
+    #[test]
+    fn the_code_flow_names_are_the_rfc_ones() {
+        assert_eq!(
+            GrantType::from_name("authorization_code"),
+            Some(GrantType::AuthorizationCode)
+        );
+        assert_eq!(
+            GrantType::from_name("refresh_token"),
+            Some(GrantType::RefreshToken)
+        );
+        assert_eq!(
+            ClientAuthMethod::from_name("none"),
+            Some(ClientAuthMethod::None)
+        );
+        assert_eq!(GrantType::AuthorizationCode.as_str(), "authorization_code");
+        assert_eq!(GrantType::RefreshToken.as_str(), "refresh_token");
+        assert_eq!(ClientAuthMethod::None.as_str(), "none");
+    }
+
+    #[test]
+    fn only_secret_methods_show_a_secret() {
+        assert!(ClientAuthMethod::ClientSecretBasic.uses_secret());
+        assert!(ClientAuthMethod::ClientSecretPost.uses_secret());
+        assert!(!ClientAuthMethod::PrivateKeyJwt.uses_secret());
+        assert!(!ClientAuthMethod::None.uses_secret());
+    }
+
+    #[test]
+    fn a_public_client_is_a_native_app_and_the_rest_are_confidential() {
+        let code = || vec![GrantType::AuthorizationCode];
+        assert_eq!(
+            client(ClientAuthMethod::None, code()).kind(),
+            ClientKind::Native
+        );
         for m in [
             ClientAuthMethod::ClientSecretBasic,
             ClientAuthMethod::ClientSecretPost,
             ClientAuthMethod::PrivateKeyJwt,
         ] {
-            assert_eq!(ClientAuthMethod::from_name(m.as_str()), Some(m));
+            assert_eq!(client(m, code()).kind(), ClientKind::Confidential);
         }
-        assert_eq!(GrantType::from_name("password"), None);
-        assert_eq!(ClientAuthMethod::from_name("none"), None);
+    }
+
+    #[test]
+    fn a_client_allows_exactly_its_grants() {
+        let c = client(
+            ClientAuthMethod::None,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        );
+        assert!(c.allows(GrantType::AuthorizationCode));
+        assert!(c.allows(GrantType::RefreshToken));
+        assert!(!c.allows(GrantType::ClientCredentials));
+        let m2m = client(
+            ClientAuthMethod::ClientSecretBasic,
+            vec![GrantType::ClientCredentials],
+        );
+        assert!(m2m.allows(GrantType::ClientCredentials));
+        assert!(!m2m.allows(GrantType::AuthorizationCode));
     }
 }

@@ -123,6 +123,7 @@ mod tests {
             audiences: vec!["orders".into()],
             access_ttl_secs: None,
             jwks: None,
+            redirect_uris: vec![],
             enabled: true,
             created_at: UnixTime::from_millis(0),
             updated_at: UnixTime::from_millis(0),

@@ -1,11 +1,13 @@
-//! OAuth 2.0 rules (RFC 6749, 9068): clients and their secrets, which scopes a grant
-//! gets, the claims of an access token, and the token endpoint's error codes.
+//! OAuth 2.0 rules (RFC 6749, 7591, 9068): clients and their secrets, which client
+//! registrations are coherent, which scopes a grant gets, the claims of an access
+//! token, and the token endpoint's error codes.
 
 pub mod assertion;
 pub mod client;
 pub mod grant;
 pub mod pkce;
 pub mod redirect;
+pub mod registration;
 
 pub use assertion::{ASSERTION_TYPE, Assertion, claimed_client, verify_assertion};
 pub use client::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest};
@@ -14,3 +16,4 @@ pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use redirect::{
     ClientKind, RedirectError, RedirectKind, RedirectUri, VerifiedRedirect, verify_redirect,
 };
+pub use registration::{MAX_REDIRECT_URIS, MetadataError, check_metadata, parse_redirect_uris};

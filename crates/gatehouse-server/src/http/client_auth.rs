@@ -9,8 +9,8 @@ use base64::Engine;
 use gatehouse_api::clients::OAuthErrorBody;
 use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_core::oauth::{
-    ASSERTION_TYPE, ClientAuthMethod, ClientRecord, OAuthError, SecretDigest, claimed_client,
-    verify_assertion,
+    ASSERTION_TYPE, ClientAuthMethod, ClientRecord, GrantType, OAuthError, SecretDigest,
+    claimed_client, verify_assertion,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -80,7 +80,16 @@ pub fn authenticate(
         .map_or(SecretDigest([0; 32]), |c| c.secret_digest);
     let secret_ok = digest.matches(&secret);
     match client {
-        Some(client) if secret_ok && client.enabled && client.auth_method == method => Ok(client),
+        // A public client has no secret: the one in its record was never shown (or
+        // was dropped when it became public), so none may authenticate it. Public
+        // client authentication (client_id alone, with PKCE) comes with the
+        // authorization_code grant.
+        Some(client) if client.auth_method == ClientAuthMethod::None => Err(
+            OAuthError::InvalidClient("unknown client, wrong secret, or client disabled".into()),
+        ),
+        Some(client) if secret_ok && client.enabled && client.auth_method == method => {
+            served_so_far(client)
+        }
         Some(client) if secret_ok && client.enabled => Err(OAuthError::InvalidClient(format!(
             "this client authenticates with {}",
             client.auth_method.as_str()
@@ -128,7 +137,24 @@ fn authenticate_assertion(
             "client assertion already used (jti replay)".into(),
         ));
     }
-    Ok(client)
+    served_so_far(client)
+}
+
+/// Refuses an authenticated client that may not use client credentials.
+///
+/// The token endpoint serves only that grant so far, and issues whatever grant a
+/// client names and is allowed as a client credentials token. A client registered for
+/// the code flow alone would otherwise get a token for itself, with all its scopes and
+/// no user, by naming `authorization_code` or `refresh_token` without a code. This
+/// check goes once the token endpoint serves those grants itself.
+fn served_so_far(client: Arc<ClientRecord>) -> Result<Arc<ClientRecord>, OAuthError> {
+    if client.allows(GrantType::ClientCredentials) {
+        Ok(client)
+    } else {
+        Err(OAuthError::UnauthorizedClient(
+            "this client's grants are not served at this endpoint yet".into(),
+        ))
+    }
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.

@@ -1,6 +1,10 @@
 //! `/admin/v1/clients`: OAuth clients (`gatehouse:clients`). A caller can register or
 //! manage only clients whose scopes it holds. The secret is in the create and
-//! rotate-secret responses, this once.
+//! rotate-secret responses, this once, for the methods that use one.
+//!
+//! Every record about to be stored, created or changed, must pass core's
+//! [`check_metadata`]: grants, authentication method and redirect URIs that fit
+//! together (a PATCH is checked on the result, not on the patch alone).
 
 use super::action::AuditTarget;
 use super::error::ApiError;
@@ -14,7 +18,10 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClient};
 use gatehouse_api::{Page, Problem};
 use gatehouse_core::jose::{JwkSet, VerifyingKey};
-use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType};
+use gatehouse_core::oauth::{
+    ClientAuthMethod, ClientRecord, ClientSecret, GrantType, MetadataError, check_metadata,
+    parse_redirect_uris,
+};
 use gatehouse_core::scope::{CLIENTS, ScopeSet};
 use gatehouse_core::{id, policy};
 use std::sync::Arc;
@@ -47,10 +54,12 @@ pub async fn create(
                 scopes,
                 audiences: audiences(&req.audience)?,
                 access_ttl_secs: req.access_token_ttl.map(ttl).transpose()?,
+                redirect_uris: parse_redirect_uris(&req.redirect_uris).map_err(refused)?,
                 enabled: true,
                 created_at: now,
                 updated_at: now,
             };
+            check_metadata(&record).map_err(refused)?;
             state.store.insert_client(&record).await?;
             state.clients.upsert(record.clone());
             Ok((
@@ -142,7 +151,14 @@ pub async fn update(
                 record.audiences = audiences(audience)?;
             }
             if let Some(method) = &req.token_endpoint_auth_method {
-                record.auth_method = auth_method(Some(method))?;
+                let method = auth_method(Some(method))?;
+                if record.auth_method.uses_secret() && !method.uses_secret() {
+                    // The old secret is dropped, so that switching back later does
+                    // not bring a secret that was given out back to life.
+                    let unseen = ClientSecret::generate(&mut crate::entropy::OsEntropy)?;
+                    record.secret_digest = unseen.digest();
+                }
+                record.auth_method = method;
             }
             if req.jwks.is_some() || req.token_endpoint_auth_method.is_some() {
                 let keys = req.jwks.clone().or_else(|| record.jwks.clone());
@@ -151,9 +167,13 @@ pub async fn update(
             if let Some(secs) = req.access_token_ttl {
                 record.access_ttl_secs = Some(ttl(secs)?);
             }
+            if let Some(uris) = &req.redirect_uris {
+                record.redirect_uris = parse_redirect_uris(uris).map_err(refused)?;
+            }
             if let Some(enabled) = req.enabled {
                 record.enabled = enabled;
             }
+            check_metadata(&record).map_err(refused)?;
             record.updated_at = state.clock.now();
             state.store.update_client(&record).await?;
             let body = Client::from(&record);
@@ -177,12 +197,7 @@ pub async fn rotate_secret(
         .audited(&state, "client.rotate_secret", target.as_deref(), async {
             caller.require(CLIENTS)?;
             let mut record = manage(&state, &caller, &client_id?)?;
-            if record.auth_method == ClientAuthMethod::PrivateKeyJwt {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
-                    "this client authenticates with private_key_jwt: update its jwks instead",
-                ));
-            }
+            no_secret(record.auth_method)?;
             let secret = ClientSecret::generate(&mut crate::entropy::OsEntropy)?;
             record.secret_digest = secret.digest();
             record.updated_at = state.clock.now();
@@ -229,12 +244,29 @@ fn manage(state: &AppState, caller: &Caller, client_id: &str) -> Result<ClientRe
     Ok((*client).clone())
 }
 
+/// Refuses to rotate the secret of a client that authenticates without one.
+fn no_secret(method: ClientAuthMethod) -> Result<(), ApiError> {
+    let detail = match method {
+        ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => return Ok(()),
+        ClientAuthMethod::PrivateKeyJwt => {
+            "this client authenticates with private_key_jwt: update its jwks instead"
+        }
+        ClientAuthMethod::None => {
+            "this client is public (token_endpoint_auth_method none) and has no secret to rotate"
+        }
+    };
+    Err(ApiError::bad_request("invalid_field", detail))
+}
+
 fn with_secret(record: &ClientRecord, secret: &ClientSecret, created: bool) -> Response {
-    // A private_key_jwt client's secret exists only so the record has one; no
-    // method accepts it, so it is never shown.
+    // Every record has a secret digest, but a private_key_jwt or public client's
+    // secret exists only so that it has one; no method accepts it, so it is never
+    // shown.
     let body = ClientWithSecret {
         client: Client::from(record),
-        client_secret: (record.auth_method != ClientAuthMethod::PrivateKeyJwt)
+        client_secret: record
+            .auth_method
+            .uses_secret()
             .then(|| secret.reveal().to_owned()),
     };
     let status = if created {
@@ -270,9 +302,13 @@ fn grant_types(names: Option<&[String]>) -> Result<Vec<GrantType>, ApiError> {
     let mut grants = Vec::new();
     for name in names {
         let grant = GrantType::from_name(name).ok_or_else(|| {
+            let supported: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
             ApiError::bad_request(
                 "invalid_field",
-                format!("grant type {name:?} is not supported; supported: client_credentials"),
+                format!(
+                    "grant type {name:?} is not supported; supported: {}",
+                    supported.join(", ")
+                ),
             )
         })?;
         if !grants.contains(&grant) {
@@ -286,11 +322,12 @@ fn auth_method(name: Option<&str>) -> Result<ClientAuthMethod, ApiError> {
     match name {
         None => Ok(ClientAuthMethod::ClientSecretBasic),
         Some(name) => ClientAuthMethod::from_name(name).ok_or_else(|| {
+            let supported: Vec<&str> = ClientAuthMethod::ALL.iter().map(|m| m.as_str()).collect();
             ApiError::bad_request(
                 "invalid_field",
                 format!(
-                    "token_endpoint_auth_method {name:?} is not supported; \
-                     supported: client_secret_basic, client_secret_post, private_key_jwt"
+                    "token_endpoint_auth_method {name:?} is not supported; supported: {}",
+                    supported.join(", ")
                 ),
             )
         }),
@@ -320,6 +357,12 @@ fn client_keys(method: ClientAuthMethod, jwks: Option<JwkSet>) -> Result<Option<
         (_, None) => Ok(None),
         (_, Some(_)) => Err(bad("jwks is only for private_key_jwt clients".into())),
     }
+}
+
+/// A registration that core refuses: RFC 7591's `invalid_redirect_uri` or
+/// `invalid_client_metadata`, with a message that names no URI.
+fn refused(e: MetadataError) -> ApiError {
+    ApiError::bad_request(e.code(), e.to_string())
 }
 
 fn audiences(values: &[String]) -> Result<Vec<String>, ApiError> {

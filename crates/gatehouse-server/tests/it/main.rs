@@ -10,6 +10,7 @@ mod audit_query;
 mod authorization;
 mod bad_bodies;
 mod bad_input;
+mod clients_code_flow;
 mod gateway;
 mod introspection;
 mod lifecycle;

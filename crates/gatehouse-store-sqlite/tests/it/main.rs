@@ -26,3 +26,61 @@ async fn reopening_keeps_data_and_does_not_rerun_migrations() {
         .unwrap();
     assert_eq!(key, Some(gatehouse_store::conformance::keys::record(7)));
 }
+
+/// A second connection to the store's file, to write what the store itself never would.
+async fn raw(path: &std::path::Path) -> sqlx::SqlitePool {
+    sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_stored_before_redirect_uris_existed_reads_back_with_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    // The row a pre-0007 server wrote: no redirect_uris column in the INSERT.
+    sqlx::query(
+        "INSERT INTO oauth_clients (id, name, secret_digest, auth_method, grant_types, scopes, \
+         audiences, enabled, created_at, updated_at) VALUES ('cli_old', 'old', zeroblob(32), \
+         'client_secret_basic', '[\"client_credentials\"]', '[]', '[]', 1, 0, 0)",
+    )
+    .execute(&raw(&path).await)
+    .await
+    .unwrap();
+    let clients = gatehouse_store::Store::clients(&store).await.unwrap();
+    assert_eq!(clients.len(), 1);
+    assert!(clients[0].redirect_uris.is_empty());
+}
+
+#[tokio::test]
+async fn a_stored_redirect_uri_that_does_not_parse_is_corrupt_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let client = gatehouse_store::conformance::clients::native_app("cli_app");
+    gatehouse_store::Store::insert_client(&store, &client)
+        .await
+        .unwrap();
+    for bad in [
+        "[\"https://app.example/cb#fragment\"]",
+        "[\"http://evil.example/cb\"]",
+        "[42]",
+        "not json",
+    ] {
+        sqlx::query("UPDATE oauth_clients SET redirect_uris = ?")
+            .bind(bad)
+            .execute(&raw(&path).await)
+            .await
+            .unwrap();
+        match gatehouse_store::Store::clients(&store).await {
+            Err(gatehouse_store::StoreError::Corrupt(what)) => {
+                assert!(
+                    what.contains("oauth_clients.redirect_uris"),
+                    "{bad}: {what}"
+                );
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

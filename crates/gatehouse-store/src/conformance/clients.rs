@@ -1,6 +1,6 @@
 use crate::{Store, StoreError};
 use gatehouse_core::UnixTime;
-use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, SecretDigest};
+use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, RedirectUri, SecretDigest};
 use gatehouse_core::scope::ScopeSet;
 
 fn client(id: &str) -> ClientRecord {
@@ -20,9 +20,24 @@ fn client(id: &str) -> ClientRecord {
             }]}))
             .unwrap(),
         ),
+        redirect_uris: Vec::new(),
         enabled: true,
         created_at: UnixTime::from_millis(1_700_000_000_000),
         updated_at: UnixTime::from_millis(1_700_000_000_001),
+    }
+}
+
+/// A public (native) client of the authorization code flow.
+pub fn native_app(id: &str) -> ClientRecord {
+    ClientRecord {
+        auth_method: ClientAuthMethod::None,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        jwks: None,
+        redirect_uris: vec![
+            RedirectUri::parse("com.example.app:/oauth/callback").unwrap(),
+            RedirectUri::parse("http://127.0.0.1/callback?from=app").unwrap(),
+        ],
+        ..client(id)
     }
 }
 
@@ -39,6 +54,43 @@ pub async fn clients_read_back_every_field(store: &dyn Store) {
         store.insert_client(&client("cli_a")).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+pub async fn code_flow_client_reads_back_exactly(store: &dyn Store) {
+    let app = native_app("cli_app");
+    store.insert_client(&app).await.unwrap();
+    store.insert_client(&client("cli_m2m")).await.unwrap();
+    let read = store.clients().await.unwrap();
+    assert_eq!(read, vec![app.clone(), client("cli_m2m")]);
+    // Order and exact spelling are kept: matching compares strings.
+    let uris: Vec<&str> = read[0]
+        .redirect_uris
+        .iter()
+        .map(RedirectUri::as_str)
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "com.example.app:/oauth/callback",
+            "http://127.0.0.1/callback?from=app"
+        ]
+    );
+    assert_eq!(read[0].auth_method, ClientAuthMethod::None);
+    assert!(read[1].redirect_uris.is_empty());
+}
+
+pub async fn client_update_replaces_the_redirect_uris(store: &dyn Store) {
+    store.insert_client(&native_app("cli_app")).await.unwrap();
+    let mut changed = native_app("cli_app");
+    changed.redirect_uris = vec![RedirectUri::parse("https://app.example/cb").unwrap()];
+    changed.grant_types = vec![GrantType::AuthorizationCode];
+    store.update_client(&changed).await.unwrap();
+    assert_eq!(store.clients().await.unwrap(), vec![changed.clone()]);
+    changed.redirect_uris.clear();
+    changed.grant_types = vec![GrantType::ClientCredentials];
+    changed.auth_method = ClientAuthMethod::ClientSecretBasic;
+    store.update_client(&changed).await.unwrap();
+    assert_eq!(store.clients().await.unwrap(), vec![changed]);
 }
 
 pub async fn client_update_and_delete(store: &dyn Store) {
