@@ -109,6 +109,19 @@ impl AccessTokens {
         Ok(())
     }
 
+    /// Revokes the token with `jti` without holding it (a replayed authorization code's
+    /// token): deny-listed until `expires_at`, at the latest when it expires.
+    pub async fn revoke_id(
+        &self,
+        store: &dyn Store,
+        jti: &str,
+        expires_at: UnixTime,
+    ) -> anyhow::Result<()> {
+        store.revoke_token(jti, expires_at).await?;
+        self.revoked.write().insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+
     /// Forgets every cached token signed by `kid` (a withdrawn key).
     pub fn forget_key(&self, kid: &str) {
         self.cache.write().retain(|_, t| t.kid != kid);

@@ -127,6 +127,7 @@ pub async fn start(
         access_tokens,
         gateway,
         passwords: crate::passwords::Passwords::default(),
+        authorizations: crate::authorization::Authorizations::default(),
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         clock: Arc::clone(&clock),
@@ -294,6 +295,7 @@ async fn maintain_signing_keys_forever(state: Arc<AppState>) {
         }
         let now = state.clock.now();
         state.gateway.limits.prune(now);
+        state.authorizations.prune(now);
         if let Err(e) = state.access_tokens.prune(state.store.as_ref(), now).await {
             tracing::error!(error = %e, "pruning expired token revocations failed");
         }

@@ -12,6 +12,7 @@
 pub mod access_tokens;
 pub mod app;
 pub mod audit_log;
+pub mod authorization;
 pub mod bootstrap;
 pub mod clients;
 pub mod clock;

@@ -2,6 +2,7 @@
 
 use crate::access_tokens::AccessTokens;
 use crate::audit_log::AuditLog;
+use crate::authorization::Authorizations;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub key_writes: tokio::sync::Mutex<()>,
     /// The gateway's routes, issuers and rate limits (also used by forward auth).
     pub gateway: Gateway,
+    /// The authorization code flow's pending requests, sessions, codes and login
+    /// throttle.
+    pub authorizations: Authorizations,
     /// Argon2id hashing, bounded.
     pub passwords: Passwords,
     /// The audit writer.

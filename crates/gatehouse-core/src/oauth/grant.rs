@@ -23,6 +23,9 @@ pub enum OAuthError {
     /// The scope is malformed or none of it may be granted.
     #[error("invalid_scope: {0}")]
     InvalidScope(String),
+    /// The code (or other grant) is unknown, expired, spent, or not this client's.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
 }
 
 impl OAuthError {
@@ -34,6 +37,7 @@ impl OAuthError {
             Self::UnauthorizedClient(_) => "unauthorized_client",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidGrant(_) => "invalid_grant",
         }
     }
 
@@ -44,7 +48,8 @@ impl OAuthError {
             | Self::InvalidClient(d)
             | Self::UnauthorizedClient(d)
             | Self::UnsupportedGrantType(d)
-            | Self::InvalidScope(d) => d,
+            | Self::InvalidScope(d)
+            | Self::InvalidGrant(d) => d,
         }
     }
 }

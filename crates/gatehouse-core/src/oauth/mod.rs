@@ -3,6 +3,7 @@
 //! token, and the token endpoint's error codes.
 
 pub mod assertion;
+pub mod authorize;
 pub mod client;
 pub mod grant;
 pub mod pkce;

@@ -9,8 +9,8 @@ use base64::Engine;
 use gatehouse_api::clients::OAuthErrorBody;
 use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_core::oauth::{
-    ASSERTION_TYPE, ClientAuthMethod, ClientRecord, GrantType, OAuthError, SecretDigest,
-    claimed_client, verify_assertion,
+    ASSERTION_TYPE, ClientAuthMethod, ClientRecord, OAuthError, SecretDigest, claimed_client,
+    verify_assertion,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -67,9 +67,14 @@ pub fn authenticate(
             )
         }
         (None, None) => {
-            return Err(OAuthError::InvalidClient(
-                "client authentication is required".into(),
-            ));
+            // A public client (RFC 6749 §2.1) names itself and proves nothing; it may
+            // only redeem codes, which PKCE binds to the app that asked for them.
+            return client_id
+                .and_then(|id| state.clients.get(id))
+                .filter(|c| c.enabled && c.auth_method == ClientAuthMethod::None)
+                .ok_or_else(|| {
+                    OAuthError::InvalidClient("client authentication is required".into())
+                });
         }
     };
     let client = state.clients.get(&id);
@@ -81,15 +86,12 @@ pub fn authenticate(
     let secret_ok = digest.matches(&secret);
     match client {
         // A public client has no secret: the one in its record was never shown (or
-        // was dropped when it became public), so none may authenticate it. Public
-        // client authentication (client_id alone, with PKCE) comes with the
-        // authorization_code grant.
+        // was dropped when it became public), so none may authenticate it; it names
+        // itself with client_id alone (above).
         Some(client) if client.auth_method == ClientAuthMethod::None => Err(
             OAuthError::InvalidClient("unknown client, wrong secret, or client disabled".into()),
         ),
-        Some(client) if secret_ok && client.enabled && client.auth_method == method => {
-            served_so_far(client)
-        }
+        Some(client) if secret_ok && client.enabled && client.auth_method == method => Ok(client),
         Some(client) if secret_ok && client.enabled => Err(OAuthError::InvalidClient(format!(
             "this client authenticates with {}",
             client.auth_method.as_str()
@@ -137,24 +139,7 @@ fn authenticate_assertion(
             "client assertion already used (jti replay)".into(),
         ));
     }
-    served_so_far(client)
-}
-
-/// Refuses an authenticated client that may not use client credentials.
-///
-/// The token endpoint serves only that grant so far, and issues whatever grant a
-/// client names and is allowed as a client credentials token. A client registered for
-/// the code flow alone would otherwise get a token for itself, with all its scopes and
-/// no user, by naming `authorization_code` or `refresh_token` without a code. This
-/// check goes once the token endpoint serves those grants itself.
-fn served_so_far(client: Arc<ClientRecord>) -> Result<Arc<ClientRecord>, OAuthError> {
-    if client.allows(GrantType::ClientCredentials) {
-        Ok(client)
-    } else {
-        Err(OAuthError::UnauthorizedClient(
-            "this client's grants are not served at this endpoint yet".into(),
-        ))
-    }
+    Ok(client)
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.

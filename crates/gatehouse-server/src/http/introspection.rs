@@ -138,7 +138,16 @@ fn introspector(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, key)| key.trim());
     let Some(key) = bearer else {
-        return authenticate(state, headers, &form.credentials).map(|client| client.id.clone());
+        // A public client proves nothing about itself, so it learns nothing here.
+        return authenticate(state, headers, &form.credentials).and_then(|client| {
+            if client.auth_method == gatehouse_core::oauth::ClientAuthMethod::None {
+                Err(OAuthError::InvalidClient(
+                    "a public client cannot introspect tokens".into(),
+                ))
+            } else {
+                Ok(client.id.clone())
+            }
+        });
     };
     let refused =
         || OAuthError::InvalidClient("an API key with gatehouse:verify is required".into());

@@ -3,6 +3,7 @@
 
 mod action;
 mod audit;
+mod authorize;
 mod client_auth;
 mod clients;
 mod error;
@@ -12,6 +13,7 @@ mod health;
 mod introspection;
 mod keys;
 mod openapi;
+mod pages;
 mod signing_keys;
 mod token;
 mod users;
@@ -82,6 +84,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/.well-known/openid-configuration",
             get(well_known::openid_configuration),
+        )
+        .route("/oauth/authorize", get(authorize::authorize))
+        .route("/oauth/authorize/login", post(authorize::login))
+        .route(
+            "/oauth/authorize/consent",
+            get(authorize::consent_form).post(authorize::consent),
         )
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspection::introspect))

@@ -1,8 +1,9 @@
-//! `POST /oauth/token` (RFC 6749 §4.4, RFC 9068): client credentials for an access
-//! token. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
+//! `POST /oauth/token` (RFC 6749 §4.1.3 and §4.4, RFC 7636, RFC 9068): an access token
+//! for client credentials, or for an authorization code and its PKCE verifier. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
 //! `Cache-Control: no-store`; every request is one audit event (`oauth.token`).
 
 use super::client_auth::{FormCredentials, answer, authenticate};
+use crate::authorization::codes::Redemption;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -12,7 +13,10 @@ use axum::{Extension, Json};
 use gatehouse_api::clients::{OAuthErrorBody, TokenResponse};
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::base62;
-use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError, access_claims, granted_scopes};
+use gatehouse_core::oauth::{
+    ClientRecord, CodeVerifier, GrantType, OAuthError, access_claims, granted_scopes,
+};
+use gatehouse_core::scope::ScopeSet;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -24,6 +28,9 @@ const ACTION: &str = "oauth.token";
 pub struct TokenRequest {
     grant_type: Option<String>,
     scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
     #[serde(flatten)]
     credentials: FormCredentials,
 }
@@ -39,7 +46,7 @@ pub async fn token(
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let mut event = ctx.event(state.clock.now(), ACTION, Outcome::Denied, 0);
-    let (client, result) = issue(&state, &headers, form);
+    let (client, result) = issue(&state, &headers, form).await;
     event.principal = client.as_ref().map(|c| c.id.clone());
     event.credential_id = event.principal.clone();
     event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().to_owned());
@@ -55,7 +62,7 @@ pub async fn token(
 type Issued = Result<(TokenResponse, String), OAuthError>;
 
 /// The token, or why not; and the client, once it is known who asks.
-fn issue(
+async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     form: Result<Form<TokenRequest>, FormRejection>,
@@ -76,11 +83,11 @@ fn issue(
         Ok(client) => client,
         Err(e) => return (None, Err(e)),
     };
-    let result = grant(state, &client, &req);
+    let result = grant(state, &client, &req).await;
     (Some(client), result)
 }
 
-fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
+async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
     let grant_type = req
         .grant_type
         .as_deref()
@@ -93,7 +100,78 @@ fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued 
             "this client may not use {grant_type}"
         )));
     }
-    let scopes = granted_scopes(client, req.scope.as_deref())?;
+    match grant {
+        GrantType::ClientCredentials => {
+            let scopes = granted_scopes(client, req.scope.as_deref())?;
+            sign(state, client, &scopes, None)
+        }
+        GrantType::AuthorizationCode => code_grant(state, client, req).await,
+        GrantType::RefreshToken => Err(OAuthError::UnsupportedGrantType(
+            "refresh tokens are not issued yet".into(),
+        )),
+    }
+}
+
+/// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code must be fresh, this client's, for the
+/// same redirect URI, and answered by the verifier of its challenge. A code used twice
+/// revokes the token its first use gave (RFC 6749 §4.1.2).
+async fn code_grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
+    let code = req
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::InvalidRequest("code is missing".into()))?;
+    let verifier = CodeVerifier::parse(req.code_verifier.as_deref().unwrap_or_default())
+        .map_err(|e| OAuthError::InvalidRequest(e.to_string()))?;
+    let now = state.clock.now();
+    let grant = match state.authorizations.codes.redeem(code, now) {
+        Redemption::Fresh(grant) => grant,
+        Redemption::Replayed { jtis } => {
+            let until =
+                now.plus_millis(i64::from(state.settings.tokens.max_access_ttl_secs) * 1000);
+            for jti in &jtis {
+                if let Err(e) = state
+                    .access_tokens
+                    .revoke_id(state.store.as_ref(), jti, until)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not revoke the token of a replayed code");
+                }
+            }
+            return Err(OAuthError::InvalidGrant(
+                "the code was already used; the token it gave is revoked".into(),
+            ));
+        }
+        Redemption::Unknown => {
+            return Err(OAuthError::InvalidGrant(
+                "the code is unknown or expired".into(),
+            ));
+        }
+    };
+    if grant.client_id != client.id {
+        return Err(OAuthError::InvalidGrant(
+            "the code was issued to another client".into(),
+        ));
+    }
+    if req.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
+        return Err(OAuthError::InvalidGrant(
+            "redirect_uri differs from the authorization request's".into(),
+        ));
+    }
+    if !grant.challenge.verify(&verifier) {
+        return Err(OAuthError::InvalidGrant(
+            "code_verifier does not match the challenge".into(),
+        ));
+    }
+    let issued = sign(state, client, &grant.scopes, Some(&grant.user_id))?;
+    state
+        .authorizations
+        .codes
+        .record_issued(code, issued.1.clone());
+    Ok(issued)
+}
+
+/// Signs an access token for `client` with `scopes`, on behalf of `user` if any.
+fn sign(state: &AppState, client: &ClientRecord, scopes: &ScopeSet, user: Option<&str>) -> Issued {
     let now = state.clock.now();
     let tokens = state.settings.tokens;
     let ttl = client
@@ -101,14 +179,17 @@ fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued 
         .unwrap_or(tokens.access_ttl_secs)
         .min(tokens.max_access_ttl_secs);
     let jti = new_jti().map_err(|_| OAuthError::InvalidRequest("try again".into()))?;
-    let claims = access_claims(
+    let mut claims = access_claims(
         &state.settings.public_url,
         client,
-        &scopes,
+        scopes,
         now,
         ttl,
         jti.clone(),
     );
+    if let Some(user) = user {
+        claims.sub = Some(user.to_owned());
+    }
     let signer = state
         .signing_keys
         .signer(now)

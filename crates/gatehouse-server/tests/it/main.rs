@@ -8,6 +8,7 @@ mod audit_head;
 mod audit_once;
 mod audit_query;
 mod authorization;
+mod authorize;
 mod bad_bodies;
 mod bad_input;
 mod clients_code_flow;

@@ -407,17 +407,27 @@ async fn metadata_lists_exactly_what_is_served() {
         assert_eq!(meta["issuer"], issuer.as_str());
         assert_eq!(meta["token_endpoint"], format!("{issuer}/oauth/token"));
         assert_eq!(meta["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
-        assert_eq!(meta["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(
+            meta["grant_types_supported"],
+            json!(["client_credentials", "authorization_code"])
+        );
+        assert_eq!(meta["response_types_supported"], json!(["code"]));
+        assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(
             meta["token_endpoint_auth_methods_supported"],
             json!([
                 "client_secret_basic",
                 "client_secret_post",
-                "private_key_jwt"
+                "private_key_jwt",
+                "none"
             ])
         );
-        // Nothing advertised that is not served.
-        assert!(meta.get("authorization_endpoint").is_none());
+        assert_eq!(
+            meta["authorization_endpoint"],
+            format!("{issuer}/oauth/authorize")
+        );
+        // Nothing advertised that is not served (refresh tokens and ID tokens come later).
+        assert!(meta.get("userinfo_endpoint").is_none());
         for field in [
             "token_endpoint",
             "jwks_uri",

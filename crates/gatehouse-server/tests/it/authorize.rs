@@ -1,0 +1,491 @@
+//! The authorization code flow with PKCE, driven like a browser with scripted form
+//! posts: login, consent, code, token — and every refusal on the way, none of which
+//! issues anything.
+
+use crate::support::{Reply, TestApp, spawn_app};
+use base64::Engine;
+use gatehouse_api::clients::{ClientWithSecret, TokenResponse};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const PASSWORD: &str = "correct horse battery staple";
+const CALLBACK: &str = "https://app.example.com/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-longer-than-43";
+
+fn challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// A browser: a client that does not follow redirects, and its cookies.
+struct Browser {
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = if cookie.is_empty() {
+            request
+        } else {
+            request.header("cookie", cookie)
+        };
+        let response = request.send().await.unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let text = set.to_str().unwrap();
+            assert!(
+                text.contains("HttpOnly") && text.contains("SameSite=Lax"),
+                "{text}"
+            );
+            let (name, value) = text.split(';').next().unwrap().split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            self.cookies.push((name.to_owned(), value.to_owned()));
+        }
+        let status = response.status().as_u16();
+        assert!(status < 500, "server error {status}");
+        Reply {
+            status,
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> Reply {
+        let request = self.http.get(url);
+        self.send(request).await
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Reply {
+        let request = self.http.post(url).form(form);
+        self.send(request).await
+    }
+}
+
+/// The value of the hidden input `name` in an HTML form.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(reply: &Reply) -> String {
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    reply.header("location").unwrap().to_owned()
+}
+
+/// The query parameter `name` of a URL (values here are URL-safe).
+fn param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| {
+            v.replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%20", " ")
+        })
+}
+
+struct Setup {
+    app: TestApp,
+    client_id: String,
+    secret: String,
+    user_id: String,
+}
+
+async fn setup() -> Setup {
+    let app = spawn_app().await;
+    let user: Value = app
+        .post(
+            "/admin/v1/users",
+            &json!({"username": "alice", "password": PASSWORD, "scopes": ["orders:read", "orders:write"]}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let client: ClientWithSecret = app
+        .post(
+            "/admin/v1/clients",
+            &json!({"name": "Orders Web", "grant_types": ["authorization_code"],
+                    "redirect_uris": [CALLBACK], "scope": "orders:read billing:read"}),
+        )
+        .await
+        .expect(201)
+        .json();
+    Setup {
+        client_id: client.client.client_id.clone(),
+        secret: client.client_secret.clone().unwrap(),
+        user_id: user["id"].as_str().unwrap().to_owned(),
+        app,
+    }
+}
+
+fn authorize_url(s: &Setup, extra: &str) -> String {
+    format!(
+        "{}/oauth/authorize?response_type=code&client_id={}&redirect_uri={}&scope=orders:read%20billing:read&state=st-42&code_challenge={}&code_challenge_method=S256{extra}",
+        s.app.base,
+        s.client_id,
+        CALLBACK.replace(':', "%3A").replace('/', "%2F"),
+        challenge(VERIFIER)
+    )
+}
+
+/// Runs the flow up to the code (login, approve); returns the redirect to the client.
+async fn code_for(s: &Setup, browser: &mut Browser) -> String {
+    let page = browser.get(&authorize_url(s, "")).await.expect(200);
+    let html = page.text();
+    assert!(html.contains("Orders Web"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
+    let login = browser
+        .post(
+            &format!("{}/oauth/authorize/login", s.app.base),
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let consent_url = format!("{}{}", s.app.base, location(&login));
+    let consent = browser.get(&consent_url).await.expect(200);
+    let html = consent.text();
+    assert!(html.contains("orders:read"));
+    assert!(
+        !html.contains("billing:read"),
+        "alice does not hold billing:read"
+    );
+    let approved = browser
+        .post(
+            &format!("{}/oauth/authorize/consent", s.app.base),
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    location(&approved)
+}
+
+async fn exchange(s: &Setup, code: &str, verifier: &str) -> Reply {
+    s.app
+        .send(
+            s.app
+                .request(Method::POST, "/oauth/token")
+                .basic_auth(&s.client_id, Some(&s.secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", verifier),
+                ]),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_user_logs_in_consents_and_the_app_gets_a_token_for_them() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let back = code_for(&s, &mut browser).await;
+    assert!(back.starts_with(&format!("{CALLBACK}?code=")), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("st-42"));
+    assert_eq!(param(&back, "iss").as_deref(), Some(s.app.base.as_str()));
+    let code = param(&back, "code").unwrap();
+
+    let reply = exchange(&s, &code, VERIFIER).await.expect(200);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let token: TokenResponse = reply.json();
+    assert_eq!(token.scope, "orders:read");
+    let verified = s
+        .app
+        .verify_published(&token.access_token, &s.app.base, "at+jwt")
+        .await;
+    assert_eq!(verified.claims.sub.as_deref(), Some(s.user_id.as_str()));
+    assert_eq!(
+        verified.claims.client_id.as_deref(),
+        Some(s.client_id.as_str())
+    );
+
+    // A second use of the code fails and revokes what the first gave.
+    let replay = exchange(&s, &code, VERIFIER).await;
+    assert_eq!(replay.status, 400);
+    assert_eq!(replay.json::<Value>()["error"], "invalid_grant");
+    let introspected: Value = s
+        .app
+        .send(
+            s.app
+                .request(Method::POST, "/oauth/introspect")
+                .basic_auth(&s.client_id, Some(&s.secret))
+                .form(&[("token", token.access_token.as_str())]),
+        )
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(introspected["active"], false);
+
+    // With the session, the next authorization skips the login page.
+    let page = browser.get(&authorize_url(&s, "")).await.expect(200);
+    assert!(page.text().contains("decision"), "consent page expected");
+
+    let events = s.app.audit("action=user.login").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, "allowed");
+    assert!(
+        !s.app
+            .get("/admin/v1/audit?limit=1000")
+            .await
+            .text()
+            .contains(PASSWORD)
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_an_error_page_and_never_a_redirect() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    for variant in [
+        "https://app.example.com/callback/",
+        "https://app.example.com/callback/x",
+        "https://app.example.com/callback?x=1",
+        "https://APP.example.com/callback",
+        "https://app.example.com:8443/callback",
+        "https://evil@app.example.com/callback",
+        "http://app.example.com/callback",
+        "https://evil.example/callback",
+    ] {
+        let url = authorize_url(&s, "").replace(
+            &CALLBACK.replace(':', "%3A").replace('/', "%2F"),
+            &variant
+                .replace(':', "%3A")
+                .replace('/', "%2F")
+                .replace('?', "%3F")
+                .replace('=', "%3D")
+                .replace('@', "%40"),
+        );
+        let reply = browser.get(&url).await;
+        assert_eq!(reply.status, 400, "{variant}");
+        assert!(
+            reply.header("location").is_none(),
+            "{variant} was redirected"
+        );
+        assert!(reply.text().contains("cannot continue"));
+    }
+    let unknown = authorize_url(&s, "").replace(&s.client_id, "cli_unknown");
+    let reply = browser.get(&unknown).await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.header("location").is_none());
+}
+
+#[tokio::test]
+async fn pkce_and_response_type_errors_go_back_to_the_client() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let plain =
+        authorize_url(&s, "").replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let back = location(&browser.get(&plain).await);
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st-42"));
+    let missing = authorize_url(&s, "").replace("&code_challenge_method=S256", "");
+    let back = location(&browser.get(&missing).await);
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
+    let token = authorize_url(&s, "").replace("response_type=code", "response_type=token");
+    let back = location(&browser.get(&token).await);
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("unsupported_response_type")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_another_client_or_another_redirect_uri_gets_nothing() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let code = param(&code_for(&s, &mut browser).await, "code").unwrap();
+    let reply = exchange(&s, &code, "wrong-verifier-wrong-verifier-wrong-verifier-x").await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json::<Value>()["error"], "invalid_grant");
+    // The failed attempt spent the code.
+    let reply = exchange(&s, &code, VERIFIER).await;
+    assert_eq!(reply.json::<Value>()["error"], "invalid_grant");
+
+    let code = param(&code_for(&s, &mut browser).await, "code").unwrap();
+    let other: ClientWithSecret = s
+        .app
+        .post(
+            "/admin/v1/clients",
+            &json!({"name": "other", "grant_types": ["authorization_code"], "redirect_uris": [CALLBACK], "scope": "orders:read"}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let reply = s
+        .app
+        .send(
+            s.app
+                .request(Method::POST, "/oauth/token")
+                .basic_auth(&other.client.client_id, other.client_secret.as_deref())
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", CALLBACK),
+                    ("code_verifier", VERIFIER),
+                ]),
+        )
+        .await;
+    assert_eq!(reply.json::<Value>()["error"], "invalid_grant");
+
+    let code = param(&code_for(&s, &mut browser).await, "code").unwrap();
+    let reply = s
+        .app
+        .send(
+            s.app
+                .request(Method::POST, "/oauth/token")
+                .basic_auth(&s.client_id, Some(&s.secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", "https://app.example.com/other"),
+                    ("code_verifier", VERIFIER),
+                ]),
+        )
+        .await;
+    assert_eq!(reply.json::<Value>()["error"], "invalid_grant");
+    let issued = s.app.audit("action=oauth.token&outcome=allowed").await;
+    assert!(issued.is_empty(), "nothing was issued");
+}
+
+#[tokio::test]
+async fn csrf_wrong_passwords_and_denial_are_refused_and_audited() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let html = browser.get(&authorize_url(&s, "")).await.expect(200).text();
+    let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
+    let login_url = format!("{}/oauth/authorize/login", s.app.base);
+
+    // Without the CSRF token, or from a browser without the cookie: refused.
+    let reply = browser
+        .post(
+            &login_url,
+            &[
+                ("request", &request),
+                ("csrf", "forged"),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    let mut other_browser = Browser::new();
+    let reply = other_browser
+        .post(
+            &login_url,
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    assert!(
+        other_browser
+            .cookies
+            .iter()
+            .all(|(n, _)| n != "gatehouse_session")
+    );
+
+    let reply = browser
+        .post(
+            &login_url,
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.text().contains("Wrong username or password"));
+    let reply = browser
+        .post(
+            &login_url,
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "nobody"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+
+    let login = browser
+        .post(
+            &login_url,
+            &[
+                ("request", &request),
+                ("csrf", &csrf),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    location(&login);
+    let denied = browser
+        .post(
+            &format!("{}/oauth/authorize/consent", s.app.base),
+            &[("request", &request), ("csrf", &csrf), ("decision", "deny")],
+        )
+        .await;
+    let back = location(&denied);
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back, "state").as_deref(), Some("st-42"));
+    assert!(param(&back, "code").is_none());
+
+    let logins = s.app.audit("action=user.login").await;
+    let reasons: Vec<_> = logins
+        .iter()
+        .map(|e| (e.outcome.as_str(), e.reason.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("denied", "csrf".to_owned()),
+            ("denied", "csrf".to_owned()),
+            ("denied", "bad_credentials".to_owned()),
+            ("denied", "bad_credentials".to_owned()),
+            ("allowed", String::new()),
+        ]
+    );
+}
