@@ -163,10 +163,25 @@ async fn code_grant(state: &AppState, client: &ClientRecord, req: &TokenRequest)
         ));
     }
     let issued = sign(state, client, &grant.scopes, Some(&grant.user_id))?;
-    state
+    let recorded = state
         .authorizations
         .codes
         .record_issued(code, issued.1.clone());
+    if !recorded {
+        // A replay arrived between redeeming and recording: it could not name this
+        // token, so it is revoked here, and the code's grant ends as for any replay.
+        let until = now.plus_millis(i64::from(state.settings.tokens.max_access_ttl_secs) * 1000);
+        if let Err(e) = state
+            .access_tokens
+            .revoke_id(state.store.as_ref(), &issued.1, until)
+            .await
+        {
+            tracing::error!(error = %e, "could not revoke the token of a replayed code");
+        }
+        return Err(OAuthError::InvalidGrant(
+            "the code was used twice at once; the token is revoked".into(),
+        ));
+    }
     Ok(issued)
 }
 
