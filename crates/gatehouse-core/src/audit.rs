@@ -78,6 +78,15 @@ pub struct EventBody {
     pub latency_us: Option<u64>,
 }
 
+impl EventBody {
+    /// Names `who` as the event's principal, credential and auth method.
+    pub fn attribute_to(&mut self, who: &crate::auth::Authenticated) {
+        self.principal = Some(who.principal().to_owned());
+        self.credential_id = Some(who.credential_id().to_owned());
+        self.auth_method = Some(who.method().as_str().to_owned());
+    }
+}
+
 /// A link hash: SHA-256, shown as hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct ChainHash(pub [u8; 32]);

@@ -16,8 +16,22 @@ use gatehouse_core::rate_limit::BucketState;
 use gatehouse_core::scope::Scope;
 use std::sync::Arc;
 
-/// Header carrying an API key, as an alternative to `Authorization: Bearer`.
-const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
+/// Header carrying an API key, as an alternative to `Authorization: Bearer` (the same
+/// header the API reads, `http::API_KEY_HEADER`).
+const API_KEY_HEADER: HeaderName = HeaderName::from_static(crate::http::API_KEY_HEADER);
+
+/// The headers a credential may arrive in: removed before forwarding unless the route
+/// forwards the credential.
+pub const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, API_KEY_HEADER];
+
+/// A request the route refuses, and who it was when the credential was good.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why.
+    pub denied: Denied,
+    /// The caller, when authentication succeeded and authorization did not.
+    pub who: Option<Authenticated>,
+}
 
 /// A request the route lets through.
 #[derive(Debug)]
@@ -65,37 +79,36 @@ impl Denied {
     }
 }
 
-/// The credential as presented, before it is checked.
+/// The credential as presented: an API key already parsed, or a token not yet checked.
 enum Presented<'a> {
-    ApiKey(&'a str),
+    ApiKey(ApiKey),
     Token(&'a str),
 }
 
-/// Which header carried the credential (removed before forwarding unless the route
-/// forwards it).
-pub fn credential_headers() -> [HeaderName; 2] {
-    [header::AUTHORIZATION, API_KEY_HEADER]
-}
-
 /// Authenticates the request's credential for `route`, then authorizes it: scopes,
-/// then the route's rate limit. On refusal, also returns who it was when known.
+/// then the route's rate limit.
 pub async fn decide(
     state: &AppState,
     gateway: &Gateway,
     route: &str,
     policy: &RoutePolicy,
     headers: &HeaderMap,
-) -> (Result<Allowed, Denied>, Option<Authenticated>) {
-    let who = match authenticate(state, gateway, policy, headers).await {
-        Ok(who) => who,
-        Err(denied) => return (Err(denied), None),
+) -> Result<Allowed, Refused> {
+    let who = authenticate(state, gateway, policy, headers)
+        .await
+        .map_err(|denied| Refused { denied, who: None })?;
+    let refuse = |denied, who| {
+        Err(Refused {
+            denied,
+            who: Some(who),
+        })
     };
     if let Some(missing) = policy
         .require_scopes
         .iter()
         .find(|s| !who.scopes().grants(s.as_str()))
     {
-        return (Err(Denied::InsufficientScope(missing.clone())), Some(who));
+        return refuse(Denied::InsufficientScope(missing.clone()), who);
     }
     let rate = match policy.rate_limit {
         None => None,
@@ -103,18 +116,12 @@ pub async fn decide(
             let now = state.clock.now();
             let taken = gateway.limits.take(route, who.credential_id(), rate, now);
             if taken.retry_after_ms.is_some() {
-                return (Err(Denied::RateLimited(taken)), Some(who));
+                return refuse(Denied::RateLimited(taken), who);
             }
             Some(taken)
         }
     };
-    (
-        Ok(Allowed {
-            who: who.clone(),
-            rate,
-        }),
-        Some(who),
-    )
+    Ok(Allowed { who, rate })
 }
 
 async fn authenticate(
@@ -124,11 +131,11 @@ async fn authenticate(
     headers: &HeaderMap,
 ) -> Result<Authenticated, Denied> {
     match presented(headers)? {
-        Presented::ApiKey(raw) => {
+        Presented::ApiKey(key) => {
             if !policy.auth.api_key {
                 return Err(Denied::NotAccepted(AuthMethod::ApiKey));
             }
-            api_key(state, raw)
+            api_key(state, &key)
         }
         Presented::Token(raw) => {
             if !policy.auth.jwt {
@@ -157,41 +164,29 @@ fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Denied> {
         .transpose()?;
     let api_key = headers
         .get(API_KEY_HEADER)
-        .map(|v| {
-            v.to_str()
-                .map(str::trim)
-                .map_err(|_| Denied::InvalidKey("malformed"))
-        })
-        .transpose()?;
+        .map(|v| v.to_str().map(str::trim))
+        .transpose()
+        .map_err(|_| Denied::InvalidKey("malformed"))?;
+    let parsed = |key: &str| ApiKey::parse(key).map_err(|_| Denied::InvalidKey("malformed"));
     match (bearer, api_key) {
         (Some(_), Some(_)) => Err(Denied::Ambiguous),
-        (None, Some(key)) => Ok(Presented::ApiKey(key)),
-        (Some(value), None) if ApiKey::parse(value).is_ok() => Ok(Presented::ApiKey(value)),
-        (Some(value), None) => Ok(Presented::Token(value)),
+        (None, Some(key)) => parsed(key).map(Presented::ApiKey),
+        (Some(value), None) => Ok(match ApiKey::parse(value) {
+            Ok(key) => Presented::ApiKey(key),
+            Err(_) => Presented::Token(value),
+        }),
         (None, None) => Err(Denied::Missing),
     }
 }
 
-fn api_key(state: &AppState, raw: &str) -> Result<Authenticated, Denied> {
-    let key = ApiKey::parse(raw).map_err(|_| Denied::InvalidKey("malformed"))?;
+fn api_key(state: &AppState, key: &ApiKey) -> Result<Authenticated, Denied> {
     // Scopes are the route's business (checked after, for every credential alike).
-    let lookup = state.keys.verify(&key, &[], state.clock.now());
+    let lookup = state.keys.verify(key, &[], state.clock.now());
     match lookup.decision {
         Ok(verified) => Ok(verified.who),
         Err(Denial::RateLimited(bucket)) => Err(Denied::RateLimited(bucket)),
-        Err(denial) => Err(Denied::InvalidKey(denial_reason(denial))),
-    }
-}
-
-fn denial_reason(denial: Denial) -> &'static str {
-    match denial {
-        Denial::NotFound => "not_found",
-        Denial::Revoked => "revoked",
-        Denial::Expired => "expired",
-        Denial::Disabled => "disabled",
-        Denial::InsufficientScope => "insufficient_scope",
-        Denial::UsageExceeded => "usage_exceeded",
-        Denial::RateLimited(_) => "rate_limited",
+        // The same codes the verify endpoint and the admin API record.
+        Err(denial) => Err(Denied::InvalidKey(denial.code())),
     }
 }
 

@@ -6,6 +6,7 @@
 //! `gatehouse-proxy` does the plumbing (routes, hygiene, the upstream client); this
 //! module only decides and audits. Routes and issuers are swapped whole on reload.
 
+pub mod admission;
 pub mod decision;
 mod forward;
 pub mod identity;

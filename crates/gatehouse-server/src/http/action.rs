@@ -45,9 +45,7 @@ impl Caller {
         let mut event = self
             .ctx
             .event(state.clock.now(), action, outcome, status.as_u16());
-        event.principal = Some(self.who.principal().to_owned());
-        event.credential_id = Some(self.who.credential_id().to_owned());
-        event.auth_method = Some(self.who.method().as_str().to_owned());
+        event.attribute_to(&self.who);
         event
     }
 

@@ -8,11 +8,12 @@
 //! A request that matches no route is refused with 403, not 404: the proxy in front
 //! turns an unexpected status into a 500, and deny by default means "no".
 
-use crate::gateway::{decision, identity, respond};
+use crate::gateway::admission::{Admitted, admit};
+use crate::gateway::respond;
 use crate::state::{AppState, RequestContext};
 use axum::Extension;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::audit::Outcome;
 use gatehouse_proxy::hygiene::check_path;
@@ -41,49 +42,39 @@ pub async fn forward_auth(
     let routes = state.gateway.routes();
     // The same path rules as the gateway's own: the proxy in front may normalize
     // differently from the upstream behind it.
-    let checked =
-        check_path(uri.path()).map(|()| routes.find(host.as_deref(), &method, uri.path()));
-    let response = match checked {
-        Err(refusal) => {
-            event.reason = Some(refusal.code().to_owned());
-            respond::refused(refusal)
-        }
-        Ok(None) => {
-            event.reason = Some("no_route".into());
-            respond::no_route(StatusCode::FORBIDDEN)
-        }
-        Ok(Some((route, policy))) => {
-            event.route = Some(route.name().to_owned());
-            let (decision, who) =
-                decision::decide(&state, &state.gateway, route.name(), policy, headers).await;
-            if let Some(who) = &who {
-                event.principal = Some(who.principal().to_owned());
-                event.credential_id = Some(who.credential_id().to_owned());
-                event.auth_method = Some(who.method().as_str().to_owned());
+    let response = if let Err(refusal) = check_path(uri.path()) {
+        event.reason = Some(refusal.code().to_owned());
+        respond::refused(refusal)
+    } else {
+        let admitted = admit(
+            &state,
+            &routes,
+            host.as_deref(),
+            &method,
+            uri.path(),
+            headers,
+            &ctx.request_id,
+        )
+        .await;
+        match admitted {
+            Err(not) => {
+                not.record(&mut event);
+                not.response(StatusCode::FORBIDDEN)
             }
-            match decision {
-                Err(denied) => {
-                    event.reason = Some(denied.reason().to_owned());
-                    respond::denied(&denied)
+            Ok(Admitted {
+                route,
+                who,
+                mut identity,
+                rate,
+                ..
+            }) => {
+                event.route = Some(route.name().to_owned());
+                event.attribute_to(&who);
+                event.outcome = Outcome::Allowed;
+                if let Some(bucket) = &rate {
+                    respond::rate_limit_headers(&mut identity, bucket);
                 }
-                Ok(allowed) => {
-                    let mut out = HeaderMap::new();
-                    let signed = policy.identity_jwt.then(|| route.name());
-                    match identity::write(&state, &mut out, &allowed.who, &ctx.request_id, signed) {
-                        Ok(()) => {
-                            event.outcome = Outcome::Allowed;
-                            if let Some(bucket) = &allowed.rate {
-                                respond::rate_limit_headers(&mut out, bucket);
-                            }
-                            (StatusCode::OK, out).into_response()
-                        }
-                        Err(identity::Unrepresentable) => {
-                            let denied = decision::Denied::InvalidToken("unrepresentable_identity");
-                            event.reason = Some(denied.reason().to_owned());
-                            respond::denied(&denied)
-                        }
-                    }
-                }
+                (StatusCode::OK, identity).into_response()
             }
         }
     };

@@ -21,7 +21,7 @@ mod verify;
 mod well_known;
 
 pub use error::{ApiError, AuthFailure, problem};
-pub use extract::Caller;
+pub use extract::{API_KEY_HEADER, Caller};
 
 use crate::state::{AppState, RequestContext};
 use axum::Router;
