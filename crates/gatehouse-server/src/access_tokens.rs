@@ -104,9 +104,7 @@ impl AccessTokens {
             return Ok(());
         };
         let expires_at = UnixTime::from_millis(token.claims.exp.saturating_mul(1000));
-        store.revoke_token(jti, expires_at).await?;
-        self.revoked.write().insert(jti.clone(), expires_at);
-        Ok(())
+        self.revoke_id(store, jti, expires_at).await
     }
 
     /// Revokes the token with `jti` without holding it (a replayed authorization code's

@@ -571,3 +571,18 @@ async fn finish(state: &AppState, mut event: EventBody, response: Response) -> R
 /// An Argon2id hash of a random password nobody knows, verified against when the
 /// username does not exist so that the answer takes as long either way.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$qnGbi9R1z0Hq7LQEMyvLBaxYVvYHeKlO9Pq7AguUZRI";
+
+#[cfg(test)]
+mod tests {
+    use super::DUMMY_HASH;
+    use gatehouse_core::Secret;
+    use gatehouse_core::user::password;
+
+    #[test]
+    fn the_dummy_hash_costs_a_full_argon2id_check() {
+        // An unreadable hash would fail fast and tell unknown usernames apart by time.
+        assert!(!password::needs_rehash(DUMMY_HASH));
+        let guess = Secret::new(String::from("correct horse battery staple"));
+        assert_eq!(password::verify(&guess, DUMMY_HASH), Ok(false));
+    }
+}

@@ -126,17 +126,7 @@ async fn code_grant(state: &AppState, client: &ClientRecord, req: &TokenRequest)
     let grant = match state.authorizations.codes.redeem(code, now) {
         Redemption::Fresh(grant) => grant,
         Redemption::Replayed { jtis } => {
-            let until =
-                now.plus_millis(i64::from(state.settings.tokens.max_access_ttl_secs) * 1000);
-            for jti in &jtis {
-                if let Err(e) = state
-                    .access_tokens
-                    .revoke_id(state.store.as_ref(), jti, until)
-                    .await
-                {
-                    tracing::error!(error = %e, "could not revoke the token of a replayed code");
-                }
-            }
+            revoke_replayed(state, &jtis).await;
             return Err(OAuthError::InvalidGrant(
                 "the code was already used; the token it gave is revoked".into(),
             ));
@@ -170,19 +160,28 @@ async fn code_grant(state: &AppState, client: &ClientRecord, req: &TokenRequest)
     if !recorded {
         // A replay arrived between redeeming and recording: it could not name this
         // token, so it is revoked here, and the code's grant ends as for any replay.
-        let until = now.plus_millis(i64::from(state.settings.tokens.max_access_ttl_secs) * 1000);
-        if let Err(e) = state
-            .access_tokens
-            .revoke_id(state.store.as_ref(), &issued.1, until)
-            .await
-        {
-            tracing::error!(error = %e, "could not revoke the token of a replayed code");
-        }
+        revoke_replayed(state, std::slice::from_ref(&issued.1)).await;
         return Err(OAuthError::InvalidGrant(
             "the code was used twice at once; the token is revoked".into(),
         ));
     }
     Ok(issued)
+}
+
+/// Deny-lists the tokens a replayed code gave, for as long as any token can live (their
+/// own expiry is not at hand).
+async fn revoke_replayed(state: &AppState, jtis: &[String]) {
+    let max_ttl_ms = i64::from(state.settings.tokens.max_access_ttl_secs) * 1000;
+    let until = state.clock.now().plus_millis(max_ttl_ms);
+    for jti in jtis {
+        if let Err(e) = state
+            .access_tokens
+            .revoke_id(state.store.as_ref(), jti, until)
+            .await
+        {
+            tracing::error!(error = %e, "could not revoke the token of a replayed code");
+        }
+    }
 }
 
 /// Signs an access token for `client` with `scopes`, on behalf of `user` if any.
