@@ -211,7 +211,30 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
     Ok(Rate { limit, duration_ms })
 }
 
-pub(super) fn issuers(raw: RawJwt) -> Result<Vec<IssuerSettings>, ConfigError> {
+/// The external issuers; `own` is Gatehouse's issuer, whose tokens are checked locally
+/// and which no external entry may claim. An issuer named twice is refused: only one
+/// entry could ever be used.
+pub(super) fn issuers(raw: RawJwt, own: &str) -> Result<Vec<IssuerSettings>, ConfigError> {
+    let issuers = parse_issuers(raw)?;
+    for (i, issuer) in issuers.iter().enumerate() {
+        let key = format!("jwt.issuers[{i}].issuer");
+        if issuer.issuer.trim_end_matches('/') == own {
+            return Err(key_error(
+                &key,
+                "is Gatehouse's own issuer (server.public_url)",
+            ));
+        }
+        if issuers[..i]
+            .iter()
+            .any(|other| other.issuer == issuer.issuer)
+        {
+            return Err(key_error(&key, "is configured twice"));
+        }
+    }
+    Ok(issuers)
+}
+
+fn parse_issuers(raw: RawJwt) -> Result<Vec<IssuerSettings>, ConfigError> {
     raw.issuers
         .into_iter()
         .enumerate()
@@ -244,6 +267,29 @@ pub(super) fn issuers(raw: RawJwt) -> Result<Vec<IssuerSettings>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::parse_rate;
+
+    #[test]
+    fn an_issuer_twice_or_gatehouse_itself_is_refused() {
+        use super::super::{Overrides, Settings};
+        let entry = |issuer: &str| {
+            format!(
+                "[[jwt.issuers]]\nissuer = \"{issuer}\"\naudiences = [\"a\"]\nalgorithms = [\"ES256\"]\n"
+            )
+        };
+        let load = |toml: String| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("g.toml");
+            std::fs::write(&path, toml).unwrap();
+            Settings::load(Some(&path), [], &Overrides::default())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert!(load(entry("https://idp.example")).is_ok());
+        let twice = load(entry("https://idp.example") + &entry("https://idp.example")).unwrap_err();
+        assert!(twice.starts_with("jwt.issuers[1].issuer"), "{twice}");
+        let own = load(entry("http://127.0.0.1:4000")).unwrap_err();
+        assert!(own.starts_with("jwt.issuers[0].issuer"), "{own}");
+    }
 
     #[test]
     fn rates_read_per_second_minute_and_hour() {

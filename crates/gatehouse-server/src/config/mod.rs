@@ -353,7 +353,7 @@ impl Settings {
         }
         Ok(Self {
             gateway: gateway::gateway(raw.gateway)?,
-            issuers: gateway::issuers(raw.jwt)?,
+            issuers: gateway::issuers(raw.jwt, &public_url)?,
             source: Source::default(),
             signing: SigningSettings {
                 alg,
