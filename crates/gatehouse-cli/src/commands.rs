@@ -234,7 +234,12 @@ pub enum SigningKeysCommand {
     },
     /// Withdraw a key now (a leaked key): its tokens stop verifying at once. The
     /// active key must be rotated out first (`rotate --now`).
-    Withdraw { kid: String },
+    Withdraw {
+        /// Key id as `list` shows it. Key ids are base64url and may begin with `-`,
+        /// so a leading hyphen is taken as part of the id, not as a flag.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -406,4 +411,22 @@ pub struct AuditFilter {
     /// Cursor from a previous page (list).
     #[arg(long)]
     pub cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command, SigningKeysCommand};
+    use clap::Parser;
+
+    #[test]
+    fn a_key_id_beginning_with_a_hyphen_is_an_id_not_a_flag() {
+        let cli =
+            Cli::try_parse_from(["gatehouse", "signing-keys", "withdraw", "-_x9"]).expect("parses");
+        match cli.command {
+            Command::SigningKeys {
+                command: SigningKeysCommand::Withdraw { kid },
+            } => assert_eq!(kid, "-_x9"),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
 }
