@@ -162,6 +162,13 @@ pub struct TokenResponse {
     pub expires_in: u32,
     /// The granted scopes, space-separated.
     pub scope: String,
+    /// A refresh token, for clients allowed the `refresh_token` grant (authorization
+    /// code and refresh grants only); opaque, single use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token, when the scope includes `openid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// A token endpoint error (RFC 6749 §5.2).

@@ -1,7 +1,7 @@
 //! Users who log in: `/admin/v1/users` (`gatehouse:admin`). Passwords go in, never out:
 //! a user shows only whether it has one.
 
-use gatehouse_core::user::UserRecord;
+use gatehouse_core::user::{Consent, UserRecord};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -108,6 +108,35 @@ impl From<&UserRecord> for User {
             created_at: to_datetime(u.created_at),
             updated_at: to_datetime(u.updated_at),
             password_changed_at: u.password_changed_at.map(to_datetime),
+        }
+    }
+}
+
+/// A user's remembered consent for one client:
+/// `GET /admin/v1/users/{id}/consents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserConsent {
+    /// The client.
+    pub client_id: String,
+    /// Every scope the user approved for it.
+    pub scopes: Vec<String>,
+    /// First approval.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub granted_at: OffsetDateTime,
+    /// Latest approval.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<&Consent> for UserConsent {
+    fn from(c: &Consent) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            scopes: c.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            granted_at: to_datetime(c.granted_at),
+            updated_at: to_datetime(c.updated_at),
         }
     }
 }

@@ -179,8 +179,13 @@ pub enum UsersCommand {
     /// Delete a user.
     Delete { id: String },
     /// Set a user's password, read from the first line of standard input (never from
-    /// the command line, where other users of the machine could read it).
+    /// the command line, where other users of the machine could read it). Ends the
+    /// user's sessions and refresh tokens.
     SetPassword { id: String },
+    /// The apps a user has approved, and for which scopes.
+    Consents { id: String },
+    /// Withdraw a user's approval of an app; its refresh tokens for the user end too.
+    RevokeConsent { id: String, client_id: String },
 }
 
 #[derive(Debug, Args)]

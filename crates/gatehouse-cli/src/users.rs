@@ -3,11 +3,11 @@
 
 use crate::client::Client as Http;
 use crate::commands::{Global, UserChanges, UsersCommand};
-use crate::keys::print_json;
+use crate::keys::{fmt_time, print_json};
 use crate::table::{self, or_dash};
 use anyhow::Context;
 use gatehouse_api::Page;
-use gatehouse_api::users::{CreateUser, SetPassword, UpdateUser, User};
+use gatehouse_api::users::{CreateUser, SetPassword, UpdateUser, User, UserConsent};
 use reqwest::Method;
 use std::process::ExitCode;
 
@@ -72,6 +72,24 @@ pub async fn run(global: &Global, command: UsersCommand) -> anyhow::Result<ExitC
                 .await?;
             show(global, std::slice::from_ref(&user))?;
         }
+        UsersCommand::Consents { id } => {
+            let consents: Vec<UserConsent> =
+                http.get(&format!("{}/consents", path(&id)?), &[]).await?;
+            show_consents(global, &consents)?;
+        }
+        UsersCommand::RevokeConsent { id, client_id } => {
+            anyhow::ensure!(
+                client_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "{client_id:?} is not a client id"
+            );
+            let consent = format!("{}/consents/{client_id}", path(&id)?);
+            http.call_empty(Method::DELETE, &consent).await?;
+            if !global.json {
+                println!("revoked the consent of {id} for {client_id}");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -126,5 +144,24 @@ fn show(global: &Global, users: &[User]) -> anyhow::Result<()> {
         &["USER ID", "USERNAME", "NAME", "SCOPES", "PASSWORD", "STATE"],
         &rows,
     );
+    Ok(())
+}
+
+fn show_consents(global: &Global, consents: &[UserConsent]) -> anyhow::Result<()> {
+    if global.json {
+        return print_json(&consents);
+    }
+    let rows: Vec<Vec<String>> = consents
+        .iter()
+        .map(|c| {
+            vec![
+                c.client_id.clone(),
+                c.scopes.join(" "),
+                fmt_time(c.granted_at),
+                fmt_time(c.updated_at),
+            ]
+        })
+        .collect();
+    table::print(&["CLIENT ID", "SCOPES", "GRANTED", "UPDATED"], &rows);
     Ok(())
 }

@@ -299,6 +299,9 @@ async fn maintain_signing_keys_forever(state: Arc<AppState>) {
         if let Err(e) = state.access_tokens.prune(state.store.as_ref(), now).await {
             tracing::error!(error = %e, "pruning expired token revocations failed");
         }
+        if let Err(e) = state.store.prune_refresh_tokens(now).await {
+            tracing::error!(error = %e, "pruning ended refresh token families failed");
+        }
     }
 }
 

@@ -26,6 +26,7 @@ pub mod listener;
 pub mod master_key;
 pub mod metrics;
 pub mod passwords;
+pub mod refresh_tokens;
 pub mod sealed;
 pub mod signing_keys;
 pub mod state;

@@ -57,10 +57,10 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     one_row(&done)
 }
 
-pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
+pub async fn delete<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<(), StoreError> {
     let done = sqlx::query("DELETE FROM oauth_clients WHERE id = ?")
         .bind(id)
-        .execute(pool)
+        .execute(db)
         .await
         .map_err(unavailable)?;
     one_row(&done)

@@ -8,8 +8,10 @@
 
 mod audit;
 mod clients;
+mod consents;
 mod keys;
 mod migrate;
+mod refresh_tokens;
 mod revoked;
 mod rows;
 mod signing_keys;
@@ -17,11 +19,13 @@ mod users;
 
 use async_trait::async_trait;
 use gatehouse_core::UnixTime;
-use gatehouse_core::api_key::KeyRecord;
+use gatehouse_core::api_key::{KeyDigest, KeyRecord};
 use gatehouse_core::audit::{AuditEvent, ChainHash};
 use gatehouse_core::oauth::ClientRecord;
-use gatehouse_core::user::{UserRecord, Username};
+use gatehouse_core::oauth::refresh::RefreshRecord;
+use gatehouse_core::user::{Consent, UserRecord, Username};
 use gatehouse_store::{AuditQuery, Pruned, Store, StoreError, StoredSigningKey, UsageUpdate};
+use sqlx::Sqlite;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -205,7 +209,11 @@ impl Store for SqliteStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<(), StoreError> {
-        clients::delete(&self.pool, id).await
+        let mut tx = begin_write(&self.pool).await?;
+        clients::delete(&mut *tx, id).await?;
+        consents::delete_of_client(&mut *tx, id).await?;
+        refresh_tokens::delete_of_client(&mut *tx, id).await?;
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
@@ -221,7 +229,11 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
-        users::delete(&self.pool, id).await
+        let mut tx = begin_write(&self.pool).await?;
+        users::delete(&mut *tx, id).await?;
+        consents::delete_of_user(&mut *tx, id).await?;
+        refresh_tokens::delete_of_user(&mut *tx, id).await?;
+        tx.commit().await.map_err(unavailable)
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -243,6 +255,60 @@ impl Store for SqliteStore {
         users::page(&self.pool, after, limit).await
     }
 
+    async fn insert_refresh_token(&self, token: &RefreshRecord) -> Result<(), StoreError> {
+        refresh_tokens::insert(&self.pool, token).await
+    }
+
+    async fn refresh_token(&self, digest: &KeyDigest) -> Result<Option<RefreshRecord>, StoreError> {
+        refresh_tokens::by_digest(&self.pool, digest).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &KeyDigest,
+        at: UnixTime,
+        new: &RefreshRecord,
+    ) -> Result<bool, StoreError> {
+        refresh_tokens::rotate(&self.pool, old, at, new).await
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        family_id: &str,
+        at: UnixTime,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        refresh_tokens::revoke_family(&self.pool, family_id, at).await
+    }
+
+    async fn revoke_user_refresh_tokens(
+        &self,
+        user_id: &str,
+        client_id: Option<&str>,
+        at: UnixTime,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError> {
+        refresh_tokens::revoke_of_user(&self.pool, user_id, client_id, at).await
+    }
+
+    async fn prune_refresh_tokens(&self, before: UnixTime) -> Result<u64, StoreError> {
+        refresh_tokens::prune(&self.pool, before).await
+    }
+
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        consents::put(&self.pool, consent).await
+    }
+
+    async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError> {
+        consents::one(&self.pool, user_id, client_id).await
+    }
+
+    async fn consents(&self, user_id: &str) -> Result<Vec<Consent>, StoreError> {
+        consents::of_user(&self.pool, user_id).await
+    }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
+        consents::delete(&self.pool, user_id, client_id).await
+    }
+
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {
         revoked::insert(&self.pool, jti, expires_at).await
     }
@@ -254,6 +320,16 @@ impl Store for SqliteStore {
     async fn prune_revoked_tokens(&self, before: UnixTime) -> Result<u64, StoreError> {
         revoked::prune(&self.pool, before).await
     }
+}
+
+/// Begins a transaction that takes the write lock at once, waiting its turn under
+/// `busy_timeout`. A deferred transaction that reads before it writes cannot wait: if
+/// another connection commits in between, its snapshot is stale and SQLite fails it
+/// with SQLITE_BUSY at once, busy timeout or not.
+async fn begin_write(pool: &SqlitePool) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(unavailable)
 }
 
 /// A write that must have hit exactly one row: none means the record does not exist.

@@ -16,6 +16,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/0007_client_redirect_uris.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/0008_refresh_tokens_and_consents.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

@@ -62,10 +62,10 @@ pub async fn update(pool: &SqlitePool, user: &UserRecord) -> Result<(), StoreErr
     one_row(&done)
 }
 
-pub async fn delete(pool: &SqlitePool, id: &str) -> Result<(), StoreError> {
+pub async fn delete<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<(), StoreError> {
     let done = sqlx::query("DELETE FROM users WHERE id = ?")
         .bind(id)
-        .execute(pool)
+        .execute(db)
         .await
         .map_err(unavailable)?;
     one_row(&done)

@@ -11,10 +11,12 @@ pub mod conformance;
 
 use async_trait::async_trait;
 use gatehouse_core::UnixTime;
+use gatehouse_core::api_key::KeyDigest;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
 use gatehouse_core::oauth::ClientRecord;
-use gatehouse_core::user::{UserRecord, Username};
+use gatehouse_core::oauth::refresh::RefreshRecord;
+use gatehouse_core::user::{Consent, UserRecord, Username};
 
 /// What went wrong in the store. Never carries secrets.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +199,57 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Stores a new refresh token. [`StoreError::Conflict`] if the id or digest exists.
+    async fn insert_refresh_token(&self, token: &RefreshRecord) -> Result<(), StoreError>;
+
+    /// One refresh token by the SHA-256 of the token, whatever its state.
+    async fn refresh_token(&self, digest: &KeyDigest) -> Result<Option<RefreshRecord>, StoreError>;
+
+    /// A rotation: marks the token with digest `old` spent at `at` and stores `new`, in
+    /// one transaction, but only if `old` is neither spent nor revoked. Returns whether
+    /// it did; of any number of concurrent calls for the same `old`, at most one
+    /// returns true (the others found it spent and stored nothing).
+    async fn rotate_refresh_token(
+        &self,
+        old: &KeyDigest,
+        at: UnixTime,
+        new: &RefreshRecord,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes every token of a family at `at` (those revoked already keep their
+    /// time). Returns every access token issued with a token of the family, as
+    /// (`jti`, time issued), so the caller can deny-list those still alive.
+    async fn revoke_refresh_family(
+        &self,
+        family_id: &str,
+        at: UnixTime,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError>;
+
+    /// Revokes at `at` every refresh token of `user_id`, only those of `client_id`
+    /// when given; returns their access tokens as [`Store::revoke_refresh_family`].
+    async fn revoke_user_refresh_tokens(
+        &self,
+        user_id: &str,
+        client_id: Option<&str>,
+        at: UnixTime,
+    ) -> Result<Vec<(String, UnixTime)>, StoreError>;
+
+    /// Deletes the refresh tokens whose family ended at or before `before`; returns
+    /// how many. Spent tokens of live families are kept: they detect reuse.
+    async fn prune_refresh_tokens(&self, before: UnixTime) -> Result<u64, StoreError>;
+
+    /// Stores a user's consent for a client, replacing the one they had.
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+
+    /// A user's consent for one client.
+    async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<Consent>, StoreError>;
+
+    /// Every consent of a user, by client id.
+    async fn consents(&self, user_id: &str) -> Result<Vec<Consent>, StoreError>;
+
+    /// Withdraws a user's consent for a client. [`StoreError::NotFound`] if absent.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError>;
 
     /// Deny-lists an access token by `jti` until `expires_at`; revoking twice is fine.
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError>;

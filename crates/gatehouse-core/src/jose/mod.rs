@@ -8,7 +8,7 @@
 //! checked. Key generation needs randomness and happens in the server; this module only
 //! parses, signs and verifies (AWS-LC draws ECDSA nonces itself).
 
-mod b64;
+pub(crate) mod b64;
 pub mod claims;
 pub mod jwk;
 pub mod sign;

@@ -36,6 +36,41 @@ pub struct AuthorizeParams {
     pub code_challenge_method: Option<String>,
     /// OpenID Connect nonce, echoed in the ID token.
     pub nonce: Option<String>,
+    /// OpenID Connect `prompt`: space-separated `none`, `login`, `consent`.
+    pub prompt: Option<String>,
+}
+
+/// What the client asked of the login and consent pages (OIDC Core §3.1.2.1
+/// `prompt`). `select_account` and unknown values are ignored: there is one account
+/// per session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prompt {
+    /// Show no page: answer at once or redirect with `login_required` or
+    /// `consent_required`.
+    pub none: bool,
+    /// Ask for the password even with a live session.
+    pub login: bool,
+    /// Ask for consent even when it was given before.
+    pub consent: bool,
+}
+
+impl Prompt {
+    /// Parses the space-separated values; `none` with any other is contradictory.
+    fn parse(raw: Option<&str>) -> Result<Self, &'static str> {
+        let mut prompt = Self::default();
+        for value in raw.unwrap_or_default().split(' ') {
+            match value {
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                _ => {}
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return Err("prompt=none cannot be combined with other values");
+        }
+        Ok(prompt)
+    }
 }
 
 /// An authorization request that may proceed to login and consent.
@@ -53,6 +88,8 @@ pub struct Authorization {
     pub challenge: CodeChallenge,
     /// OpenID Connect nonce.
     pub nonce: Option<String>,
+    /// Which pages must or must not be shown.
+    pub prompt: Prompt,
 }
 
 /// Why an authorization request stops.
@@ -138,9 +175,11 @@ pub fn check(
     {
         return Err(fail("invalid_request", "nonce is too long or unprintable"));
     }
+    let prompt = Prompt::parse(params.prompt.as_deref()).map_err(|e| fail("invalid_request", e))?;
     let scopes = granted_scopes(client, params.scope.as_deref())
         .map_err(|e| fail("invalid_scope", e.description()))?;
     Ok(Authorization {
+        prompt,
         client_id: client.id.clone(),
         redirect_uri,
         scopes,

@@ -1,13 +1,15 @@
 //! OAuth 2.0 rules (RFC 6749, 7591, 9068): clients and their secrets, which client
 //! registrations are coherent, which scopes a grant gets, the claims of an access
-//! token, and the token endpoint's error codes.
+//! token, refresh-token rotation, and the token endpoint's error codes.
 
 pub mod assertion;
 pub mod authorize;
 pub mod client;
 pub mod grant;
+pub mod oidc;
 pub mod pkce;
 pub mod redirect;
+pub mod refresh;
 pub mod registration;
 
 pub use assertion::{ASSERTION_TYPE, Assertion, claimed_client, verify_assertion};

@@ -5,7 +5,10 @@
 //! scope the user lacks. Disabling a user stops every login at once without losing the
 //! account.
 
+pub mod consent;
 pub mod password;
+
+pub use consent::Consent;
 
 use crate::scope::ScopeSet;
 use crate::time::UnixTime;

@@ -53,6 +53,15 @@ pub struct CodeGrant {
     pub auth_time: UnixTime,
 }
 
+/// A token a code's redemption issued, remembered so a replay can revoke it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuedToken {
+    /// An access token, by `jti`.
+    Access(String),
+    /// A refresh token family, by family id.
+    RefreshFamily(String),
+}
+
 /// The outcome of presenting a code at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
@@ -61,10 +70,10 @@ pub enum Redemption {
     /// for each. The code is spent even if those checks fail.
     Fresh(CodeGrant),
     /// The code was redeemed before: an `invalid_grant`, and the caller must revoke
-    /// every token in `jtis`, which the earlier redemption issued.
+    /// every token in `issued`, which the earlier redemption issued.
     Replayed {
-        /// Ids of the tokens the first redemption issued.
-        jtis: Vec<String>,
+        /// The tokens the first redemption issued.
+        issued: Vec<IssuedToken>,
     },
     /// Never issued, expired, or spent so long ago that it has been forgotten: an
     /// `invalid_grant`.
@@ -75,7 +84,7 @@ pub enum Redemption {
 enum State {
     Unused(CodeGrant),
     Spent {
-        jtis: Vec<String>,
+        issued: Vec<IssuedToken>,
         /// Set by the first replay; tokens recorded afterwards must be revoked by
         /// their issuer, since the replay's revocation has already run.
         replayed: bool,
@@ -136,32 +145,32 @@ impl Codes {
             return Redemption::Unknown;
         }
         let spent = State::Spent {
-            jtis: Vec::new(),
+            issued: Vec::new(),
             replayed: false,
         };
         match std::mem::replace(&mut entry.state, spent) {
             State::Unused(grant) => Redemption::Fresh(grant),
-            State::Spent { jtis, .. } => {
+            State::Spent { issued, .. } => {
                 entry.state = State::Spent {
-                    jtis: jtis.clone(),
+                    issued: issued.clone(),
                     replayed: true,
                 };
-                Redemption::Replayed { jtis }
+                Redemption::Replayed { issued }
             }
         }
     }
 
-    /// Attaches the id of a token that a [`Redemption::Fresh`] of `code` issued, so a
-    /// replay can revoke it. Returns false if the code was replayed in the meantime
+    /// Attaches a token that a [`Redemption::Fresh`] of `code` issued, so a replay can
+    /// revoke it. Returns false if the code was replayed in the meantime
     /// (or is unknown): the replay could not revoke this token, so the caller must.
-    pub fn record_issued(&self, code: &str, jti: String) -> bool {
+    pub fn record_issued(&self, code: &str, token: IssuedToken) -> bool {
         let mut by_digest = self.by_digest.lock();
         match by_digest.get_mut(&digest(code)).map(|e| &mut e.state) {
             Some(State::Spent {
-                jtis,
+                issued,
                 replayed: false,
             }) => {
-                jtis.push(jti);
+                issued.push(token);
                 true
             }
             Some(State::Spent { replayed: true, .. } | State::Unused(_)) | None => false,
@@ -247,13 +256,15 @@ mod tests {
         let codes = Codes::default();
         let code = codes.issue(grant(), T0).unwrap();
         assert!(matches!(codes.redeem(&code, T0), Redemption::Fresh(_)));
-        assert!(codes.record_issued(&code, "jti-access".to_owned()));
-        assert!(codes.record_issued(&code, "jti-refresh".to_owned()));
+        let access = IssuedToken::Access("jti-access".to_owned());
+        let family = IssuedToken::RefreshFamily("rt_family".to_owned());
+        assert!(codes.record_issued(&code, access.clone()));
+        assert!(codes.record_issued(&code, family.clone()));
         let replay_at = T0.plus_millis(LIFETIME_MS + REPLAY_WINDOW_MS - 1);
         assert_eq!(
             codes.redeem(&code, replay_at),
             Redemption::Replayed {
-                jtis: vec!["jti-access".to_owned(), "jti-refresh".to_owned()]
+                issued: vec![access, family]
             }
         );
     }
@@ -278,17 +289,18 @@ mod tests {
         assert!(matches!(codes.redeem(&code, T0), Redemption::Fresh(_)));
         assert_eq!(
             codes.redeem(&code, T0),
-            Redemption::Replayed { jtis: Vec::new() }
+            Redemption::Replayed { issued: Vec::new() }
         );
-        assert!(!codes.record_issued(&code, "jti-late".to_owned()));
+        assert!(!codes.record_issued(&code, IssuedToken::Access("jti-late".to_owned())));
     }
 
     #[test]
     fn an_unredeemed_code_records_nothing() {
         let codes = Codes::default();
         let code = codes.issue(grant(), T0).unwrap();
-        assert!(!codes.record_issued(&code, "jti".to_owned()));
-        assert!(!codes.record_issued("unknown", "jti".to_owned()));
+        let jti = IssuedToken::Access("jti".to_owned());
+        assert!(!codes.record_issued(&code, jti.clone()));
+        assert!(!codes.record_issued("unknown", jti));
         assert_eq!(codes.redeem(&code, T0), Redemption::Fresh(grant()));
     }
 
@@ -331,7 +343,7 @@ mod tests {
                     State::Unused(grant())
                 } else {
                     State::Spent {
-                        jtis: Vec::new(),
+                        issued: Vec::new(),
                         replayed: false,
                     }
                 };

@@ -42,7 +42,7 @@ pub mod pending;
 pub mod sessions;
 pub mod throttle;
 
-pub use codes::{CodeGrant, Codes, Redemption};
+pub use codes::{CodeGrant, Codes, IssuedToken, Redemption};
 pub use pending::{PendingRequest, PendingRequests};
 pub use sessions::{COOKIE, Session, Sessions};
 pub use throttle::{LoginThrottle, Verdict};

@@ -130,6 +130,7 @@ impl PendingRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_core::oauth::authorize::Prompt;
     use gatehouse_core::oauth::{ClientKind, CodeChallenge, RedirectUri, verify_redirect};
     use gatehouse_core::scope::ScopeSet;
 
@@ -153,6 +154,7 @@ mod tests {
             )
             .unwrap(),
             nonce: None,
+            prompt: Prompt::default(),
         }
     }
 

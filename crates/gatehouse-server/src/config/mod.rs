@@ -7,6 +7,7 @@ mod gateway;
 pub use gateway::{AcceptedAuth, GatewaySettings, RoutePolicy};
 
 use crate::issuers::IssuerSettings;
+use gatehouse_core::oauth::refresh::Lifetimes;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,10 @@ struct RawTokens {
     /// Seconds (SPEC §3 names the key `tokens.max_access_ttl`).
     access_ttl: Option<u32>,
     max_access_ttl: Option<u32>,
+    /// Seconds from the code exchange to the end of a refresh-token family.
+    refresh_ttl: Option<u32>,
+    /// Seconds a refresh token lives unless used.
+    refresh_idle_ttl: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -146,13 +151,15 @@ pub struct SigningSettings {
     pub publish_lead_secs: u32,
 }
 
-/// `[tokens]`: access token lifetimes, in seconds.
+/// `[tokens]`: token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenSettings {
     /// Lifetime when a client names none (default 600).
     pub access_ttl_secs: u32,
     /// Cap on any lifetime (default 3600, at most one day).
     pub max_access_ttl_secs: u32,
+    /// Refresh tokens: absolute (default 30 days) and idle (default 7 days).
+    pub refresh: Lifetimes,
 }
 
 /// A configuration error, naming the key at fault.
@@ -182,6 +189,31 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+/// `tokens.refresh_ttl` (one hour to one year) and `tokens.refresh_idle_ttl` (one
+/// minute to the absolute lifetime). A refresh token never lives for ever: an app
+/// must send its user through a sign-in at least once a year.
+fn refresh_lifetimes(raw: &RawTokens) -> Result<Lifetimes, ConfigError> {
+    let defaults = Lifetimes::default();
+    let absolute_secs = raw.refresh_ttl.unwrap_or(defaults.absolute_secs);
+    if !(3600..=365 * 86_400).contains(&absolute_secs) {
+        return Err(key_error(
+            "tokens.refresh_ttl",
+            "must be between 3600 (one hour) and 31536000 (one year)",
+        ));
+    }
+    let idle_secs = raw
+        .refresh_idle_ttl
+        .unwrap_or(defaults.idle_secs)
+        .min(absolute_secs);
+    if idle_secs < 60 {
+        return Err(key_error("tokens.refresh_idle_ttl", "must be at least 60"));
+    }
+    Ok(Lifetimes {
+        absolute_secs,
+        idle_secs,
+    })
 }
 
 fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
@@ -351,6 +383,7 @@ impl Settings {
                 format!("must be between 1 and tokens.max_access_ttl ({max_access_ttl_secs})"),
             ));
         }
+        let refresh = refresh_lifetimes(&raw.tokens)?;
         Ok(Self {
             gateway: gateway::gateway(raw.gateway)?,
             issuers: gateway::issuers(raw.jwt, &public_url)?,
@@ -363,6 +396,7 @@ impl Settings {
             tokens: TokenSettings {
                 access_ttl_secs,
                 max_access_ttl_secs,
+                refresh,
             },
             listen,
             public_url,
@@ -534,6 +568,28 @@ mod tests {
                 .to_string()
                 .starts_with("audit.retention_days")
         );
+    }
+
+    #[test]
+    fn refresh_lifetimes_default_to_thirty_and_seven_days_and_are_bounded() {
+        let s = load_str("", &[]).unwrap();
+        assert_eq!(
+            (s.tokens.refresh.absolute_secs, s.tokens.refresh.idle_secs),
+            (30 * 86_400, 7 * 86_400)
+        );
+        let s = load_str("[tokens]\nrefresh_ttl = 7200\n", &[]).unwrap();
+        assert_eq!(s.tokens.refresh.idle_secs, 7200, "idle capped by absolute");
+        for (toml, key) in [
+            ("[tokens]\nrefresh_ttl = 60\n", "tokens.refresh_ttl"),
+            ("[tokens]\nrefresh_ttl = 40000000\n", "tokens.refresh_ttl"),
+            (
+                "[tokens]\nrefresh_idle_ttl = 5\n",
+                "tokens.refresh_idle_ttl",
+            ),
+        ] {
+            let err = load_str(toml, &[]).unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
     }
 
     #[test]

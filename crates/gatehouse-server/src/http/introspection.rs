@@ -1,10 +1,11 @@
 //! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009) for
-//! Gatehouse's own access tokens. Introspection takes an authenticated client or an
+//! Gatehouse's own access and refresh tokens. Introspection takes an authenticated client or an
 //! API key with `gatehouse:verify`; revocation takes the client the token was issued
 //! to. A revoked token is deny-listed until it expires and is inactive at once.
 
 use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
+use crate::refresh_tokens;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -15,6 +16,7 @@ use gatehouse_core::api_key::ApiKey;
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::jose::VerifiedToken;
 use gatehouse_core::oauth::OAuthError;
+use gatehouse_core::oauth::refresh;
 use gatehouse_core::scope::{Scope, VERIFY};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -39,16 +41,19 @@ pub async fn introspect(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
     let mut event = ctx.event(state.clock.now(), "oauth.introspect", Outcome::Denied, 0);
-    let result = form_of(form).and_then(|form| {
+    let result = async {
+        let form = form_of(form)?;
         let caller = introspector(&state, &headers, &form)?;
+        event.principal = Some(caller.clone());
         let token = form
             .token
             .as_deref()
             .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
-        Ok((caller, check(&state, token)))
-    });
-    let result = result.map(|(caller, checked)| {
-        event.principal = Some(caller);
+        if refresh::parse(token).is_some() {
+            let (body, reason) = refresh_introspection(&state, &caller, token).await?;
+            return Ok((Json(body).into_response(), reason));
+        }
+        let checked = check(&state, token);
         let reason = match &checked {
             Ok(token) => {
                 event.target = token.claims.jti.clone();
@@ -57,8 +62,9 @@ pub async fn introspect(
             Err(rejection) => format!("inactive: {}", rejection.reason()),
         };
         let body = Json(introspection(checked.ok().as_deref())).into_response();
-        (body, reason)
-    });
+        Ok((body, reason))
+    }
+    .await;
     answer(&state, event, result).await
 }
 
@@ -82,6 +88,9 @@ pub async fn revoke(
             .token
             .as_deref()
             .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
+        if refresh::parse(token).is_some() {
+            return revoke_refresh(&state, &client.id, token).await;
+        }
         // RFC 7009 §2.2: an invalid, expired or already revoked token is not an error.
         let Ok(token) = check(&state, token) else {
             return Ok("not_active".to_owned());
@@ -158,6 +167,66 @@ fn introspector(
         Ok(verified) => Ok(verified.who.credential_id().to_owned()),
         Err(_) => Err(refused()),
     }
+}
+
+/// RFC 7009 §2.1 for a refresh token: its whole family is revoked, with the access
+/// tokens it issued. Only the client it was issued to may revoke it.
+async fn revoke_refresh(
+    state: &AppState,
+    client_id: &str,
+    token: &str,
+) -> Result<String, OAuthError> {
+    let record = refresh_tokens::find(state, token).await.map_err(|e| {
+        tracing::error!(error = %e, "refresh token lookup failed");
+        OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+    })?;
+    let Some(record) = record.filter(|r| r.revoked_at.is_none()) else {
+        return Ok("not_active".to_owned());
+    };
+    if record.client_id != client_id {
+        return Err(OAuthError::UnauthorizedClient(
+            "this token was issued to another client".into(),
+        ));
+    }
+    refresh_tokens::revoke_family(state, &record.family_id)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "refresh token revocation failed");
+            OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+        })?;
+    Ok(format!("revoked family {}", record.family_id))
+}
+
+/// RFC 7662 for a refresh token: active only while it could be used, and only to the
+/// client it was issued to (it means nothing to anyone else).
+async fn refresh_introspection(
+    state: &AppState,
+    caller: &str,
+    token: &str,
+) -> Result<(Value, String), OAuthError> {
+    let record = refresh_tokens::find(state, token).await.map_err(|e| {
+        tracing::error!(error = %e, "refresh token lookup failed");
+        OAuthError::InvalidRequest("try again".into())
+    })?;
+    let Some(record) = record else {
+        return Ok((json!({"active": false}), "inactive: unknown".to_owned()));
+    };
+    if let Err(refusal) = refresh::check(&record, caller, None, state.clock.now()) {
+        let reason = format!("inactive: {}", refusal.reason());
+        return Ok((json!({"active": false}), reason));
+    }
+    let secs = |t: gatehouse_core::UnixTime| t.as_millis().div_euclid(1000);
+    let body = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "iss": state.settings.public_url,
+        "sub": record.user_id,
+        "client_id": record.client_id,
+        "scope": record.scopes.to_space_separated(),
+        "iat": secs(record.issued_at),
+        "exp": secs(record.expires_at),
+    });
+    Ok((body, format!("active refresh token {}", record.id)))
 }
 
 /// The RFC 7662 answer: `{"active": false}` says nothing more.

@@ -6,6 +6,7 @@ mod audit;
 mod authorize;
 mod client_auth;
 mod clients;
+mod consents;
 mod error;
 mod extract;
 mod forward_auth;
@@ -16,6 +17,7 @@ mod openapi;
 mod pages;
 mod signing_keys;
 mod token;
+mod userinfo;
 mod users;
 mod verify;
 mod well_known;
@@ -70,6 +72,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(users::show).patch(users::update).delete(users::delete),
         )
         .route("/users/{id}/password", post(users::set_password))
+        .route("/users/{id}/consents", get(consents::list))
+        .route(
+            "/users/{id}/consents/{client_id}",
+            axum::routing::delete(consents::revoke),
+        )
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/admin/v1", admin)
@@ -94,6 +101,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/oauth/token", post(token::token))
         .route("/oauth/introspect", post(introspection::introspect))
         .route("/oauth/revoke", post(introspection::revoke))
+        .route(
+            "/oauth/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

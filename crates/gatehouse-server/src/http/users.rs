@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, PageQuery, id_path};
 use super::keys::{checked_text, parse_scopes};
 use crate::passwords::HashingError;
+use crate::refresh_tokens;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -132,11 +133,15 @@ pub async fn update(
                 policy::may_mint(caller.who.scopes(), &scopes).map_err(ApiError::Escalation)?;
                 user.scopes = scopes;
             }
+            let disabling = user.enabled && req.enabled == Some(false);
             if let Some(enabled) = req.enabled {
                 user.enabled = enabled;
             }
             user.updated_at = state.clock.now();
             state.store.update_user(&user).await?;
+            if disabling {
+                sign_out(&state, &user.id).await?;
+            }
             Ok(Json(User::from(&user)))
         })
         .await
@@ -162,6 +167,7 @@ pub async fn set_password(
             user.password_changed_at = Some(now);
             user.updated_at = now;
             state.store.update_user(&user).await?;
+            sign_out(&state, &user.id).await?;
             Ok(Json(User::from(&user)))
         })
         .await
@@ -180,10 +186,23 @@ pub async fn delete(
         .audited(&state, "user.delete", target.as_deref(), async {
             caller.require(ADMIN)?;
             let user = manage(&state, &caller, &user_id?).await?;
+            // Signed out first, so the access tokens of their refresh tokens are
+            // deny-listed before the store forgets which they were.
+            sign_out(&state, &user.id).await?;
             state.store.delete_user(&user.id).await?;
             Ok(StatusCode::NO_CONTENT)
         })
         .await
+}
+
+/// Ends everything a user's password bought — browser sessions, refresh tokens and
+/// the access tokens these issued — when the account is disabled or deleted or the
+/// password changes (it may have been stolen).
+async fn sign_out(state: &AppState, user_id: &str) -> Result<(), ApiError> {
+    state.authorizations.sessions.remove_user(user_id);
+    refresh_tokens::revoke_user(state, user_id, None)
+        .await
+        .map_err(ApiError::Internal)
 }
 
 async fn find(state: &AppState, user_id: &str) -> Result<UserRecord, ApiError> {

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use gatehouse_core::oauth::oidc;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -37,7 +38,8 @@ pub async fn oauth_metadata(State(state): State<Arc<AppState>>) -> impl IntoResp
 }
 
 /// `GET /.well-known/openid-configuration` — the same, with the fields OpenID Connect
-/// Discovery requires. No ID tokens are issued yet (no authorization endpoint).
+/// Discovery requires and those whose defaults would claim more than is supported
+/// (`request_uri_parameter_supported` defaults to true).
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
     responses((status = 200, description = "OpenID Connect Discovery metadata")))]
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl IntoResponse {
@@ -47,6 +49,17 @@ pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl In
         "id_token_signing_alg_values_supported".into(),
         json!([state.settings.signing.alg.as_str()]),
     );
+    let issuer = &state.settings.public_url;
+    let oidc = json!({
+        "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+        "claims_supported": oidc::CLAIMS_SUPPORTED,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    });
+    if let serde_json::Value::Object(oidc) = oidc {
+        fields.extend(oidc);
+    }
     metadata(fields)
 }
 
@@ -57,7 +70,8 @@ fn metadata_fields(state: &AppState) -> serde_json::Map<String, serde_json::Valu
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials", "authorization_code"],
+        "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+        "scopes_supported": oidc::IDENTITY_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
@@ -71,7 +85,7 @@ fn metadata_fields(state: &AppState) -> serde_json::Map<String, serde_json::Valu
         "introspection_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "revocation_endpoint_auth_methods_supported":
-            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+            ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
     });
     match fields {

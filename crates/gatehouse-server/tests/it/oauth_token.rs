@@ -409,7 +409,7 @@ async fn metadata_lists_exactly_what_is_served() {
         assert_eq!(meta["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
         assert_eq!(
             meta["grant_types_supported"],
-            json!(["client_credentials", "authorization_code"])
+            json!(["client_credentials", "authorization_code", "refresh_token"])
         );
         assert_eq!(meta["response_types_supported"], json!(["code"]));
         assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
@@ -426,17 +426,37 @@ async fn metadata_lists_exactly_what_is_served() {
             meta["authorization_endpoint"],
             format!("{issuer}/oauth/authorize")
         );
-        // Nothing advertised that is not served (refresh tokens and ID tokens come later).
-        assert!(meta.get("userinfo_endpoint").is_none());
+        if path.contains("openid") {
+            assert_eq!(
+                meta["userinfo_endpoint"],
+                format!("{issuer}/oauth/userinfo")
+            );
+            assert_eq!(meta["subject_types_supported"], json!(["public"]));
+            assert_eq!(
+                meta["id_token_signing_alg_values_supported"],
+                json!(["ES256"])
+            );
+            assert_eq!(meta["request_uri_parameter_supported"], false);
+            assert_eq!(
+                meta["scopes_supported"],
+                json!(["openid", "profile", "email"])
+            );
+        } else {
+            assert!(meta.get("userinfo_endpoint").is_none(), "OIDC only");
+        }
+        // Nothing advertised that is not served.
         for field in [
+            "userinfo_endpoint",
             "token_endpoint",
             "jwks_uri",
             "introspection_endpoint",
             "revocation_endpoint",
         ] {
-            let url = meta[field].as_str().unwrap();
+            let Some(url) = meta[field].as_str() else {
+                continue;
+            };
             let path = url.strip_prefix(&issuer).unwrap();
-            let method = if field == "jwks_uri" {
+            let method = if matches!(field, "jwks_uri" | "userinfo_endpoint") {
                 Method::GET
             } else {
                 Method::POST

@@ -5,8 +5,10 @@
 
 pub mod audit;
 pub mod clients;
+pub mod consents;
 pub mod keys;
 pub mod meta;
+pub mod refresh_tokens;
 pub mod revoked;
 pub mod signing_keys;
 pub mod users;
@@ -52,6 +54,23 @@ macro_rules! conformance_suite {
             users::update_or_delete_of_an_unknown_user_is_not_found,
             users::users_list_in_id_order_by_page,
             users::deleted_user_is_gone_by_id_and_username,
+            refresh_tokens::refresh_token_reads_back_every_field_by_digest,
+            refresh_tokens::duplicate_refresh_token_digest_or_id_is_a_conflict,
+            refresh_tokens::rotation_spends_the_old_token_and_stores_its_successor,
+            refresh_tokens::a_spent_token_does_not_rotate_again,
+            refresh_tokens::a_revoked_or_unknown_token_does_not_rotate,
+            refresh_tokens::a_successor_that_cannot_be_stored_leaves_the_old_token_unspent,
+            refresh_tokens::revoking_a_family_revokes_every_member_and_returns_its_access_tokens,
+            refresh_tokens::revoking_a_users_tokens_covers_all_clients_or_the_one_named,
+            refresh_tokens::prune_deletes_only_families_ended_by_the_cutoff,
+            consents::consent_reads_back_and_put_replaces_it,
+            consents::consents_list_one_users_consents_by_client,
+            consents::deleting_a_consent_withdraws_only_it,
+            consents::deleting_a_user_forgets_their_consents_and_refresh_tokens,
+            consents::deleting_a_client_forgets_its_consents_and_refresh_tokens,
+        );
+        $crate::conformance_suite!(@shared $make;
+            refresh_tokens::concurrent_rotations_of_one_token_have_one_winner,
         );
     };
     (@tests $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
@@ -60,6 +79,17 @@ macro_rules! conformance_suite {
             async fn $name() {
                 let store = $make.await;
                 $crate::conformance::$module::$name(&store).await;
+            }
+        )+
+    };
+    // Checks that share the store between tasks get it behind an `Arc`, on a runtime
+    // with several threads so the tasks really run at once.
+    (@shared $make:expr; $($module:ident :: $name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = ::std::sync::Arc::new($make.await);
+                $crate::conformance::$module::$name(store).await;
             }
         )+
     };

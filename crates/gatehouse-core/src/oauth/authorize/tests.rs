@@ -38,6 +38,7 @@ fn params() -> AuthorizeParams {
         code_challenge: Some(CodeChallenge::s256(&verifier()).as_str().to_owned()),
         code_challenge_method: Some("S256".into()),
         nonce: None,
+        prompt: None,
     }
 }
 
@@ -104,6 +105,29 @@ fn later_errors_go_back_to_the_client_with_state() {
     let mut p = params();
     p.state = Some("x".repeat(MAX_STATE + 1));
     assert_eq!(error_of(p), ("invalid_request", None));
+    let mut p = params();
+    p.prompt = Some("none login".into());
+    assert_eq!(error_of(p).0, "invalid_request");
+}
+
+#[test]
+fn prompt_values_are_read_and_unknown_ones_ignored() {
+    let prompt_of = |raw: Option<&str>| {
+        let mut p = params();
+        p.prompt = raw.map(str::to_owned);
+        check(&p, Some(&client())).unwrap().prompt
+    };
+    assert_eq!(prompt_of(None), Prompt::default());
+    assert_eq!(
+        prompt_of(Some("login consent")),
+        Prompt {
+            none: false,
+            login: true,
+            consent: true
+        }
+    );
+    assert!(prompt_of(Some("none")).none);
+    assert_eq!(prompt_of(Some("select_account x")), Prompt::default());
 }
 
 #[test]

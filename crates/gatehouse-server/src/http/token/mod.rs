@@ -1,9 +1,14 @@
-//! `POST /oauth/token` (RFC 6749 §4.1.3 and §4.4, RFC 7636, RFC 9068): an access token
-//! for client credentials, or for an authorization code and its PKCE verifier. Errors are RFC 6749 §5.2 JSON, not problem details; every answer carries
-//! `Cache-Control: no-store`; every request is one audit event (`oauth.token`).
+//! `POST /oauth/token` (RFC 6749 §4.1.3, §4.4 and §6, RFC 7636, RFC 9068, OIDC Core
+//! §3.1.3): an access token for client credentials, for an authorization code and its
+//! PKCE verifier (`code`), or for a refresh token (`refresh`); with an ID token when
+//! the grant includes `openid`. Errors are RFC 6749 §5.2 JSON, not problem details;
+//! every answer carries `Cache-Control: no-store`; every request is one audit event
+//! (`oauth.token`).
+
+mod code;
+mod refresh;
 
 use super::client_auth::{FormCredentials, answer, authenticate};
-use crate::authorization::codes::Redemption;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -12,11 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use gatehouse_api::clients::{OAuthErrorBody, TokenResponse};
 use gatehouse_core::audit::Outcome;
-use gatehouse_core::base62;
-use gatehouse_core::oauth::{
-    ClientRecord, CodeVerifier, GrantType, OAuthError, access_claims, granted_scopes,
-};
+use gatehouse_core::jose::Alg;
+use gatehouse_core::oauth::oidc::{self, IdTokenSubject};
+use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError, access_claims, granted_scopes};
 use gatehouse_core::scope::ScopeSet;
+use gatehouse_core::user::UserRecord;
+use gatehouse_core::{UnixTime, base62};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -31,6 +37,7 @@ pub struct TokenRequest {
     code: Option<String>,
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
+    refresh_token: Option<String>,
     #[serde(flatten)]
     credentials: FormCredentials,
 }
@@ -103,95 +110,50 @@ async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> I
     match grant {
         GrantType::ClientCredentials => {
             let scopes = granted_scopes(client, req.scope.as_deref())?;
-            sign(state, client, &scopes, None)
+            let access = sign_access(state, client, &scopes, None)?;
+            access.response(None, None)
         }
-        GrantType::AuthorizationCode => code_grant(state, client, req).await,
-        GrantType::RefreshToken => Err(OAuthError::UnsupportedGrantType(
-            "refresh tokens are not issued yet".into(),
-        )),
+        GrantType::AuthorizationCode => code::grant(state, client, req).await,
+        GrantType::RefreshToken => refresh::grant(state, client, req).await,
     }
 }
 
-/// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code must be fresh, this client's, for the
-/// same redirect URI, and answered by the verifier of its challenge. A code used twice
-/// revokes the token its first use gave (RFC 6749 §4.1.2).
-async fn code_grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
-    let code = req
-        .code
-        .as_deref()
-        .ok_or_else(|| OAuthError::InvalidRequest("code is missing".into()))?;
-    let verifier = CodeVerifier::parse(req.code_verifier.as_deref().unwrap_or_default())
-        .map_err(|e| OAuthError::InvalidRequest(e.to_string()))?;
-    let now = state.clock.now();
-    let grant = match state.authorizations.codes.redeem(code, now) {
-        Redemption::Fresh(grant) => grant,
-        Redemption::Replayed { jtis } => {
-            revoke_replayed(state, &jtis).await;
-            return Err(OAuthError::InvalidGrant(
-                "the code was already used; the token it gave is revoked".into(),
-            ));
-        }
-        Redemption::Unknown => {
-            return Err(OAuthError::InvalidGrant(
-                "the code is unknown or expired".into(),
-            ));
-        }
-    };
-    if grant.client_id != client.id {
-        return Err(OAuthError::InvalidGrant(
-            "the code was issued to another client".into(),
-        ));
-    }
-    if req.redirect_uri.as_deref() != Some(grant.redirect_uri.as_str()) {
-        return Err(OAuthError::InvalidGrant(
-            "redirect_uri differs from the authorization request's".into(),
-        ));
-    }
-    if !grant.challenge.verify(&verifier) {
-        return Err(OAuthError::InvalidGrant(
-            "code_verifier does not match the challenge".into(),
-        ));
-    }
-    let issued = sign(state, client, &grant.scopes, Some(&grant.user_id))?;
-    let recorded = state
-        .authorizations
-        .codes
-        .record_issued(code, issued.1.clone());
-    if !recorded {
-        // A replay arrived between redeeming and recording: it could not name this
-        // token, so it is revoked here, and the code's grant ends as for any replay.
-        revoke_replayed(state, std::slice::from_ref(&issued.1)).await;
-        return Err(OAuthError::InvalidGrant(
-            "the code was used twice at once; the token is revoked".into(),
-        ));
-    }
-    Ok(issued)
+/// A signed access token, before it is sent.
+struct SignedAccess {
+    token: String,
+    jti: String,
+    ttl: u32,
+    scopes: ScopeSet,
+    /// The algorithm it was signed with, which the ID token beside it shares.
+    alg: Alg,
 }
 
-/// Deny-lists the tokens a replayed code gave, for as long as any token can live (their
-/// own expiry is not at hand).
-async fn revoke_replayed(state: &AppState, jtis: &[String]) {
-    let max_ttl_ms = i64::from(state.settings.tokens.max_access_ttl_secs) * 1000;
-    let until = state.clock.now().plus_millis(max_ttl_ms);
-    for jti in jtis {
-        if let Err(e) = state
-            .access_tokens
-            .revoke_id(state.store.as_ref(), jti, until)
-            .await
-        {
-            tracing::error!(error = %e, "could not revoke the token of a replayed code");
-        }
+impl SignedAccess {
+    /// The token response carrying this access token and what came with it.
+    fn response(self, refresh_token: Option<String>, id_token: Option<String>) -> Issued {
+        Ok((
+            TokenResponse {
+                access_token: self.token,
+                token_type: "Bearer".into(),
+                expires_in: self.ttl,
+                scope: self.scopes.to_space_separated(),
+                refresh_token,
+                id_token,
+            },
+            self.jti,
+        ))
     }
 }
 
 /// Signs an access token for `client` with `scopes`, on behalf of `user` if any.
-fn sign(state: &AppState, client: &ClientRecord, scopes: &ScopeSet, user: Option<&str>) -> Issued {
+fn sign_access(
+    state: &AppState,
+    client: &ClientRecord,
+    scopes: &ScopeSet,
+    user: Option<&str>,
+) -> Result<SignedAccess, OAuthError> {
     let now = state.clock.now();
-    let tokens = state.settings.tokens;
-    let ttl = client
-        .access_ttl_secs
-        .unwrap_or(tokens.access_ttl_secs)
-        .min(tokens.max_access_ttl_secs);
+    let ttl = access_ttl(state, client);
     let jti = new_jti().map_err(|_| OAuthError::InvalidRequest("try again".into()))?;
     let mut claims = access_claims(
         &state.settings.public_url,
@@ -204,23 +166,79 @@ fn sign(state: &AppState, client: &ClientRecord, scopes: &ScopeSet, user: Option
     if let Some(user) = user {
         claims.sub = Some(user.to_owned());
     }
-    let signer = state
-        .signing_keys
-        .signer(now)
-        .ok_or_else(|| OAuthError::InvalidRequest("no signing key is active".into()))?;
-    let access_token = signer
+    let signer = state.signing_keys.signer(now).ok_or_else(no_signing_key)?;
+    let token = signer
         .signer
         .sign_jwt("at+jwt", &claims)
-        .map_err(|_| OAuthError::InvalidRequest("the token could not be signed".into()))?;
-    Ok((
-        TokenResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in: ttl,
-            scope: scopes.to_space_separated(),
-        },
+        .map_err(|_| unsigned())?;
+    Ok(SignedAccess {
+        token,
         jti,
-    ))
+        ttl,
+        scopes: scopes.clone(),
+        alg: signer.signer.alg(),
+    })
+}
+
+/// The ID token to send beside `access` when its scope includes `openid` (OIDC Core
+/// §3.1.3.3); same lifetime as the access token.
+fn id_token(
+    state: &AppState,
+    client: &ClientRecord,
+    user: &UserRecord,
+    auth_time: UnixTime,
+    nonce: Option<&str>,
+    access: &SignedAccess,
+) -> Result<Option<String>, OAuthError> {
+    if !access.scopes.contains(oidc::OPENID) {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let subject = IdTokenSubject {
+        issuer: &state.settings.public_url,
+        client_id: &client.id,
+        user_id: &user.id,
+        auth_time,
+        nonce,
+    };
+    let claims = oidc::id_token_claims(subject, access.alg, &access.token, now, access.ttl);
+    let signer = state.signing_keys.signer(now).ok_or_else(no_signing_key)?;
+    signer
+        .signer
+        .sign_jwt("JWT", &claims)
+        .map(Some)
+        .map_err(|_| unsigned())
+}
+
+/// The user a grant acts for, if the account still exists and may sign in: disabling
+/// or deleting a user ends what their codes and refresh tokens can buy.
+async fn active_user(state: &AppState, user_id: &str) -> Result<UserRecord, OAuthError> {
+    match state.store.user(user_id).await {
+        Ok(Some(user)) if user.enabled => Ok(user),
+        Ok(_) => Err(OAuthError::InvalidGrant(
+            "the user of this grant is disabled or deleted".into(),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed at the token endpoint");
+            Err(OAuthError::InvalidRequest("try again".into()))
+        }
+    }
+}
+
+fn access_ttl(state: &AppState, client: &ClientRecord) -> u32 {
+    let tokens = state.settings.tokens;
+    client
+        .access_ttl_secs
+        .unwrap_or(tokens.access_ttl_secs)
+        .min(tokens.max_access_ttl_secs)
+}
+
+fn no_signing_key() -> OAuthError {
+    OAuthError::InvalidRequest("no signing key is active".into())
+}
+
+fn unsigned() -> OAuthError {
+    OAuthError::InvalidRequest("the token could not be signed".into())
 }
 
 /// A token id: 22 random base62 characters (≈ 131 bits).
