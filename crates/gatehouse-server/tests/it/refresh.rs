@@ -87,6 +87,21 @@ async fn each_refresh_rotates_the_token_and_a_reused_one_revokes_the_family() {
     assert_eq!(error_of(&refresh(&s, &r2, None).await), "invalid_grant");
     assert_eq!(introspect(&s, &second.access_token).await["active"], false);
     assert_eq!(introspect(&s, &first.access_token).await["active"], false);
+    let issued: Vec<String> = s
+        .app
+        .audit("action=oauth.token&outcome=allowed")
+        .await
+        .into_iter()
+        .map(|e| e.reason.unwrap_or_default())
+        .collect();
+    let user = &s.user_id;
+    assert_eq!(
+        issued,
+        [
+            format!("authorization_code for {user}: orders:read"),
+            format!("refresh_token for {user}: orders:read")
+        ]
+    );
     let reuse = s.app.audit("action=oauth.refresh_reuse").await;
     assert_eq!(reuse.len(), 1);
     assert_eq!(reuse[0].principal.as_deref(), Some(s.user_id.as_str()));

@@ -101,7 +101,7 @@ pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRe
             "the code was used twice at once; the tokens are revoked".into(),
         ));
     }
-    access.response(refresh_token, id_token)
+    access.response(GrantType::AuthorizationCode, refresh_token, id_token)
 }
 
 /// Revokes what a replayed code gave: access tokens are deny-listed for as long as

@@ -57,16 +57,32 @@ pub async fn token(
     event.principal = client.as_ref().map(|c| c.id.clone());
     event.credential_id = event.principal.clone();
     event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().to_owned());
-    let result = result.map(|(body, jti)| {
-        event.target = Some(jti);
-        let scope = body.scope.clone();
-        ((StatusCode::OK, Json(body)).into_response(), scope)
+    let result = result.map(|granted| {
+        event.target = Some(granted.jti);
+        let reason = match granted.user {
+            Some(user) => format!(
+                "{} for {user}: {}",
+                granted.grant.as_str(),
+                granted.body.scope
+            ),
+            None => format!("{}: {}", granted.grant.as_str(), granted.body.scope),
+        };
+        ((StatusCode::OK, Json(granted.body)).into_response(), reason)
     });
     answer(&state, event, result).await
 }
 
-/// An issued token and its `jti` (for the audit event), or why not.
-type Issued = Result<(TokenResponse, String), OAuthError>;
+/// What a grant gave, with what its audit event records: the grant, the access
+/// token's `jti` (never the token) and the user it acts for.
+struct Granted {
+    body: TokenResponse,
+    grant: GrantType,
+    jti: String,
+    user: Option<String>,
+}
+
+/// The tokens, or why not.
+type Issued = Result<Granted, OAuthError>;
 
 /// The token, or why not; and the client, once it is known who asks.
 async fn issue(
@@ -111,7 +127,7 @@ async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> I
         GrantType::ClientCredentials => {
             let scopes = granted_scopes(client, req.scope.as_deref())?;
             let access = sign_access(state, client, &scopes, None)?;
-            access.response(None, None)
+            access.response(GrantType::ClientCredentials, None, None)
         }
         GrantType::AuthorizationCode => code::grant(state, client, req).await,
         GrantType::RefreshToken => refresh::grant(state, client, req).await,
@@ -124,15 +140,22 @@ struct SignedAccess {
     jti: String,
     ttl: u32,
     scopes: ScopeSet,
+    /// The user it acts for, if any.
+    user: Option<String>,
     /// The algorithm it was signed with, which the ID token beside it shares.
     alg: Alg,
 }
 
 impl SignedAccess {
     /// The token response carrying this access token and what came with it.
-    fn response(self, refresh_token: Option<String>, id_token: Option<String>) -> Issued {
-        Ok((
-            TokenResponse {
+    fn response(
+        self,
+        grant: GrantType,
+        refresh_token: Option<String>,
+        id_token: Option<String>,
+    ) -> Issued {
+        Ok(Granted {
+            body: TokenResponse {
                 access_token: self.token,
                 token_type: "Bearer".into(),
                 expires_in: self.ttl,
@@ -140,8 +163,10 @@ impl SignedAccess {
                 refresh_token,
                 id_token,
             },
-            self.jti,
-        ))
+            grant,
+            jti: self.jti,
+            user: self.user,
+        })
     }
 }
 
@@ -176,6 +201,7 @@ fn sign_access(
         jti,
         ttl,
         scopes: scopes.clone(),
+        user: user.map(str::to_owned),
         alg: signer.signer.alg(),
     })
 }

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::oauth::oidc;
 use gatehouse_core::oauth::refresh::{self, RefreshRecord, RefreshRefusal};
-use gatehouse_core::oauth::{ClientRecord, OAuthError};
+use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError};
 use gatehouse_core::scope::ScopeSet;
 
 pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
@@ -63,7 +63,11 @@ pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRe
         // other. The access token signed above is dropped unseen.
         return Err(reused(state, &record).await);
     }
-    access.response(Some(minted.token.reveal().to_owned()), id_token)
+    access.response(
+        GrantType::RefreshToken,
+        Some(minted.token.reveal().to_owned()),
+        id_token,
+    )
 }
 
 /// Revokes the family of a reused token, audits it, and says why the grant failed.
