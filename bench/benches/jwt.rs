@@ -103,6 +103,7 @@ fn cached(c: &mut Criterion) {
     let tokens = TokenSettings {
         access_ttl_secs: 600,
         max_access_ttl_secs: 3600,
+        refresh: gatehouse_core::oauth::refresh::Lifetimes::default(),
     };
     let keys = runtime
         .block_on(SigningKeys::load(&store, &master, &signing, &tokens, NOW))

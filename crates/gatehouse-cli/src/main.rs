@@ -53,7 +53,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ConfigCommand::Check { file } => {
-                gatehouse_server::Settings::check_file(&file)?;
+                let settings = gatehouse_server::Settings::check_file(&file)?;
+                if let Some(tls) = &settings.tls {
+                    gatehouse_server::tls::check(tls)?;
+                }
                 println!("{}: ok", file.display());
                 Ok(ExitCode::SUCCESS)
             }

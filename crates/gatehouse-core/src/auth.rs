@@ -18,6 +18,8 @@ pub enum AuthMethod {
     OAuth,
     /// A JWT from a configured external issuer.
     Jwt,
+    /// A client certificate verified in the TLS handshake.
+    Mtls,
 }
 
 impl AuthMethod {
@@ -27,6 +29,7 @@ impl AuthMethod {
             Self::ApiKey => "api_key",
             Self::OAuth => "oauth",
             Self::Jwt => "jwt",
+            Self::Mtls => "mtls",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod entropy;
 pub mod hex;
 pub mod id;
 pub mod jose;
+pub mod mtls;
 pub mod oauth;
 pub mod policy;
 pub mod rate_limit;

@@ -8,10 +8,12 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::gateway::{self, Gateway};
 use crate::key_index::KeyIndex;
+use crate::listener::Peer;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::signing_keys::SigningKeys;
 use crate::state::{AppState, RequestIds};
+use crate::tls::Tls;
 use crate::{bootstrap, http};
 use anyhow::Context;
 use axum::extract::ConnectInfo;
@@ -94,9 +96,16 @@ pub async fn start(
         None => None,
     };
     let mut settings = settings;
-    if settings.listen.port() == 0 && settings.public_url == format!("http://{}", settings.listen) {
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    if settings.listen.port() == 0
+        && settings.public_url == format!("{scheme}://{}", settings.listen)
+    {
         // The default issuer names the listen address: with port 0, the one bound.
-        settings.public_url = format!("http://{}", listener.local_addr()?);
+        settings.public_url = format!("{scheme}://{}", listener.local_addr()?);
     }
 
     let bootstrapped =
@@ -108,6 +117,10 @@ pub async fn start(
         .keys_loaded
         .store(keys.len() as u64, Ordering::Relaxed);
     let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
+    let tls = match &settings.tls {
+        Some(tls) => Some(Tls::load(tls, audit.clone(), Arc::clone(&clock)).context("[tls]")?),
+        None => None,
+    };
 
     let http = reqwest::Client::builder()
         .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
@@ -130,6 +143,7 @@ pub async fn start(
         authorizations: crate::authorization::Authorizations::default(),
         key_writes: tokio::sync::Mutex::new(()),
         audit,
+        tls,
         clock: Arc::clone(&clock),
         metrics,
     });
@@ -144,16 +158,18 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let router = http::router(Arc::clone(&state));
     let (stop, stopped) = oneshot::channel::<()>();
-    let service_for = move |peer: SocketAddr| {
+    let service_for = move |peer: Peer| {
         let router = router.clone();
         move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(ConnectInfo(peer.addr));
+            req.extensions_mut().insert(peer.clone());
             tower::ServiceExt::oneshot(router.clone(), req)
         }
     };
     let serving = tokio::spawn(crate::listener::serve(
         listener,
         "api",
+        state.tls.clone(),
         service_for,
         stopped,
     ));
@@ -175,6 +191,7 @@ pub async fn start(
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
         tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),
     ];
+    background.extend(state.tls.clone().map(crate::tls::spawn_reloader));
     background.extend(audit_log::spawn_retention(
         store,
         clock,

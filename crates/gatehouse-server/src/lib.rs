@@ -30,6 +30,7 @@ pub mod refresh_tokens;
 pub mod sealed;
 pub mod signing_keys;
 pub mod state;
+pub mod tls;
 
 pub use app::{RunningServer, start};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,17 +1,22 @@
 //! Serving HTTP/1.1 on a listener, for the API and the gateway alike: hyper directly,
-//! with a bound on how long a client may take to send its request head (slowloris), a
-//! bounded head buffer, and a graceful drain on stop.
+//! over plain TCP or TLS, with a bound on how long a client may take to finish its
+//! handshake and send its request head (slowloris), a bounded head buffer, and a
+//! graceful drain on stop.
 
+use crate::tls::Tls;
 use axum::body::Body;
 use axum::http::{Request, Response};
+use gatehouse_core::mtls::CertIdentity;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -23,18 +28,30 @@ const MAX_HEAD_BUFFER: usize = 64 * 1024;
 /// How long a stop waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves connections accepted on `listener` with the service `service_for` makes for
-/// each peer, until `stop` fires; then lets requests in flight finish (up to 30 s).
+/// Who is at the other end of a connection.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Their address.
+    pub addr: SocketAddr,
+    /// The client certificate the TLS handshake verified, if any.
+    pub client_cert: Option<Arc<CertIdentity>>,
+}
+
+/// Serves connections accepted on `listener` — through `tls` when given — with the
+/// service `service_for` makes for each peer, until `stop` fires; then lets requests
+/// in flight finish (up to 30 s).
 pub async fn serve<F, S, Fut>(
     listener: TcpListener,
     name: &'static str,
+    tls: Option<Arc<Tls>>,
     service_for: F,
     mut stop: oneshot::Receiver<()>,
 ) where
-    F: Fn(SocketAddr) -> S,
+    F: Fn(Peer) -> S + Send + Sync + 'static,
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
+    let service_for = Arc::new(service_for);
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -56,10 +73,30 @@ pub async fn serve<F, S, Fut>(
             _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper::service::service_fn(service_for(peer));
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (tls, service_for) = (tls.clone(), Arc::clone(&service_for));
+        // The handshake runs in the connection's task, so a slow one holds up no other.
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let result = match tls {
+                None => {
+                    let peer = Peer {
+                        addr: peer,
+                        client_cert: None,
+                    };
+                    connection(&builder, watcher, stream, service_for(peer)).await
+                }
+                Some(tls) => {
+                    let Some(accepted) = tls.accept(stream, peer).await else {
+                        return;
+                    };
+                    let peer = Peer {
+                        addr: peer,
+                        client_cert: accepted.client_cert,
+                    };
+                    connection(&builder, watcher, accepted.stream, service_for(peer)).await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(listener = name, error = %e, "connection ended with an error");
             }
         });
@@ -74,4 +111,22 @@ pub async fn serve<F, S, Fut>(
             "requests still in flight after 30 s; closing them"
         );
     }
+}
+
+/// Serves one connection over `io`, watched for the graceful drain.
+async fn connection<I, S, Fut>(
+    builder: &http1::Builder,
+    watcher: Watcher,
+    io: I,
+    service: S,
+) -> Result<(), hyper::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let service = hyper::service::service_fn(service);
+    watcher
+        .watch(builder.serve_connection(TokioIo::new(io), service))
+        .await
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The audit writer.
     pub audit: AuditLog,
+    /// HTTPS on both listeners, when `[tls]` is configured.
+    pub tls: Option<Arc<crate::tls::Tls>>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Counters.

@@ -1,7 +1,7 @@
 //! `[gateway]`, `[[gateway.routes]]` and `[[jwt.issuers]]`: where the gateway listens,
 //! what it forwards where, and who must be calling.
 
-use super::{ConfigError, key_error};
+use super::{ConfigError, TlsSettings, key_error};
 use crate::issuers::IssuerSettings;
 use gatehouse_core::jose::Alg;
 use gatehouse_core::rate_limit::Rate;
@@ -69,6 +69,8 @@ pub struct AcceptedAuth {
     pub api_key: bool,
     /// Gatehouse's own access tokens and configured external issuers' JWTs.
     pub jwt: bool,
+    /// Client certificates verified in the TLS handshake.
+    pub mtls: bool,
 }
 
 /// What a route demands of a request before it is forwarded.
@@ -99,7 +101,11 @@ pub struct GatewaySettings {
     pub routes: Arc<RouteTable<RoutePolicy>>,
 }
 
-pub(super) fn gateway(raw: RawGateway) -> Result<GatewaySettings, ConfigError> {
+pub(super) fn gateway(
+    raw: RawGateway,
+    tls: Option<&TlsSettings>,
+) -> Result<GatewaySettings, ConfigError> {
+    let mtls = tls.is_some_and(TlsSettings::verifies_clients);
     let listen = raw
         .listen
         .map(|text| {
@@ -122,7 +128,7 @@ pub(super) fn gateway(raw: RawGateway) -> Result<GatewaySettings, ConfigError> {
         .routes
         .into_iter()
         .enumerate()
-        .map(|(i, r)| route(&format!("gateway.routes[{i}]"), r))
+        .map(|(i, r)| route(&format!("gateway.routes[{i}]"), r, mtls))
         .collect::<Result<Vec<_>, _>>()?;
     let routes = RouteTable::new(routes).map_err(|e| key_error("gateway.routes", e.to_string()))?;
     Ok(GatewaySettings {
@@ -139,17 +145,18 @@ fn seconds(key: &str, secs: u32) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(u64::from(secs)))
 }
 
-fn route(key: &str, raw: RawRoute) -> Result<(Route, RoutePolicy), ConfigError> {
+fn route(key: &str, raw: RawRoute, mtls: bool) -> Result<(Route, RoutePolicy), ConfigError> {
     let field = |name: &str| format!("{key}.{name}");
     let mut auth = AcceptedAuth::default();
     for method in &raw.auth {
         match method.as_str() {
             "api_key" => auth.api_key = true,
             "jwt" => auth.jwt = true,
+            "mtls" if mtls => auth.mtls = true,
             "mtls" => {
                 return Err(key_error(
                     &field("auth"),
-                    "\"mtls\" needs TLS listeners, which this build does not have yet",
+                    "\"mtls\" needs [tls] with client_auth = \"optional\" or \"required\"",
                 ));
             }
             other => {

@@ -3,6 +3,7 @@
 //! [`Settings`]. Unknown keys are errors that name the key.
 
 mod gateway;
+mod tls;
 
 pub use gateway::{AcceptedAuth, GatewaySettings, RoutePolicy};
 
@@ -11,6 +12,7 @@ use gatehouse_core::oauth::refresh::Lifetimes;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use tls::{ClientAuth, TlsSettings};
 
 /// The raw file format, `version = 1`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,6 +37,7 @@ struct RawConfig {
     gateway: gateway::RawGateway,
     #[serde(default)]
     jwt: gateway::RawJwt,
+    tls: Option<tls::RawTls>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -126,6 +129,8 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// External JWT issuers the gateway trusts.
     pub issuers: Vec<IssuerSettings>,
+    /// HTTPS on both listeners, and client certificates.
+    pub tls: Option<TlsSettings>,
     /// Where these settings came from, to read them again on reload.
     pub source: Source,
 }
@@ -320,8 +325,10 @@ impl Settings {
                 }
                 url.trim_end_matches('/').to_owned()
             }
+            None if raw.tls.is_some() => format!("https://{listen}"),
             None => format!("http://{listen}"),
         };
+        let tls = tls::tls(raw.tls)?;
         let data_dir = raw
             .storage
             .data_dir
@@ -385,7 +392,8 @@ impl Settings {
         }
         let refresh = refresh_lifetimes(&raw.tokens)?;
         Ok(Self {
-            gateway: gateway::gateway(raw.gateway)?,
+            gateway: gateway::gateway(raw.gateway, tls.as_ref())?,
+            tls,
             issuers: gateway::issuers(raw.jwt, &public_url)?,
             source: Source::default(),
             signing: SigningSettings {
@@ -568,6 +576,42 @@ mod tests {
                 .to_string()
                 .starts_with("audit.retention_days")
         );
+    }
+
+    #[test]
+    fn tls_is_checked_for_shape_and_mtls_routes_need_client_certificates() {
+        let route = "[gateway]\nlisten = \"127.0.0.1:0\"\n[[gateway.routes]]\nname = \"a\"\n\
+                     path_prefix = \"/a\"\nupstream = \"http://127.0.0.1:9\"\nauth = [\"mtls\"]\n";
+        let tls = |extra: &str| format!("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n{extra}");
+        let err = load_str(route, &[]).unwrap_err().to_string();
+        assert!(err.contains("needs [tls]"), "{err}");
+        let err = load_str(&format!("{}{route}", tls("")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs [tls]"), "client_auth off: {err}");
+
+        let s = load_str(
+            &format!(
+                "{}{route}",
+                tls("client_ca = [\"a.pem\", \"b.pem\"]\nclient_auth = \"optional\"\n")
+            ),
+            &[],
+        )
+        .unwrap();
+        let t = s.tls.unwrap();
+        assert_eq!(t.client_auth, ClientAuth::Optional);
+        assert_eq!(t.client_ca.len(), 2);
+        assert!(s.public_url.starts_with("https://"), "{}", s.public_url);
+
+        for (toml, key) in [
+            ("[tls]\ncert = \"c.pem\"\n".to_owned(), "tls"),
+            (tls("client_auth = \"maybe\"\n"), "tls.client_auth"),
+            (tls("client_auth = \"required\"\n"), "tls.client_ca"),
+            (tls("ciphers = \"all\"\n"), "tls.ciphers"),
+        ] {
+            let err = load_str(&toml, &[]).unwrap_err().to_string();
+            assert!(err.starts_with(key), "{toml}: {err}");
+        }
     }
 
     #[test]

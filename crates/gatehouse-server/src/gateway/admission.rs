@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use gatehouse_core::audit::EventBody;
 use gatehouse_core::auth::Authenticated;
+use gatehouse_core::mtls::CertIdentity;
 use gatehouse_core::rate_limit::BucketState;
 use gatehouse_proxy::route::{Route, RouteTable};
 
@@ -67,27 +68,45 @@ impl NotAdmitted {
     }
 }
 
-/// Admits a request for `host`, `method`, `path` with `headers` to one of `routes`.
+/// What admission looks at in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking<'a> {
+    /// The host the client asked for.
+    pub host: Option<&'a str>,
+    /// The method.
+    pub method: &'a Method,
+    /// The path, not yet decoded.
+    pub path: &'a str,
+    /// The headers, credentials among them.
+    pub headers: &'a HeaderMap,
+    /// The client certificate the connection's TLS handshake verified, if any.
+    pub client_cert: Option<&'a CertIdentity>,
+}
+
+/// Admits the request `asking` to one of `routes`.
 pub async fn admit<'r>(
     state: &AppState,
     routes: &'r RouteTable<RoutePolicy>,
-    host: Option<&str>,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
+    asking: Asking<'_>,
     request_id: &str,
 ) -> Result<Admitted<'r>, NotAdmitted> {
     let (route, policy) = routes
-        .find(host, method, path)
+        .find(asking.host, asking.method, asking.path)
         .ok_or(NotAdmitted::NoRoute)?;
     let refused = |refused| NotAdmitted::Refused {
         route: route.name().to_owned(),
         refused,
     };
-    let Allowed { who, rate } =
-        decision::decide(state, &state.gateway, route.name(), policy, headers)
-            .await
-            .map_err(refused)?;
+    let Allowed { who, rate } = decision::decide(
+        state,
+        &state.gateway,
+        route.name(),
+        policy,
+        asking.headers,
+        asking.client_cert,
+    )
+    .await
+    .map_err(refused)?;
     let mut identity = HeaderMap::new();
     let signed = policy.identity_jwt.then(|| route.name());
     if identity::write(state, &mut identity, &who, request_id, signed).is_err() {

@@ -12,8 +12,9 @@ use axum::http::{HeaderMap, HeaderName, header};
 use gatehouse_core::api_key::{ApiKey, Denial};
 use gatehouse_core::auth::{AuthMethod, Authenticated};
 use gatehouse_core::jose::{TokenError, VerifiedToken};
+use gatehouse_core::mtls::CertIdentity;
 use gatehouse_core::rate_limit::BucketState;
-use gatehouse_core::scope::Scope;
+use gatehouse_core::scope::{Scope, ScopeSet};
 use std::sync::Arc;
 
 /// Header carrying an API key, as an alternative to `Authorization: Bearer` (the same
@@ -85,16 +86,18 @@ enum Presented<'a> {
     Token(&'a str),
 }
 
-/// Authenticates the request's credential for `route`, then authorizes it: scopes,
-/// then the route's rate limit.
+/// Authenticates the request's credential for `route` — a header credential, else the
+/// connection's verified client certificate — then authorizes it: scopes, then the
+/// route's rate limit.
 pub async fn decide(
     state: &AppState,
     gateway: &Gateway,
     route: &str,
     policy: &RoutePolicy,
     headers: &HeaderMap,
+    client_cert: Option<&CertIdentity>,
 ) -> Result<Allowed, Refused> {
-    let who = authenticate(state, gateway, policy, headers)
+    let who = authenticate(state, gateway, policy, headers, client_cert)
         .await
         .map_err(|denied| Refused { denied, who: None })?;
     let refuse = |denied, who| {
@@ -129,8 +132,20 @@ async fn authenticate(
     gateway: &Gateway,
     policy: &RoutePolicy,
     headers: &HeaderMap,
+    client_cert: Option<&CertIdentity>,
 ) -> Result<Authenticated, Denied> {
-    match presented(headers)? {
+    let presented = match (presented(headers), client_cert) {
+        (Err(Denied::Missing), Some(cert)) => {
+            if !policy.auth.mtls {
+                return Err(Denied::NotAccepted(AuthMethod::Mtls));
+            }
+            // Certificate identities registered with Gatehouse will add scopes; until
+            // one is, a certificate proves who, and may do only what needs no scope.
+            return Ok(Authenticated::certificate_holder(cert, ScopeSet::default()));
+        }
+        (presented, _) => presented?,
+    };
+    match presented {
         Presented::ApiKey(key) => {
             if !policy.auth.api_key {
                 return Err(Denied::NotAccepted(AuthMethod::ApiKey));

@@ -1,37 +1,33 @@
 //! One gateway request: refuse unsafe framing, admit it to a route, forward it, and
 //! record the decision as one audit event.
 
-use super::admission::{Admitted, admit};
+use super::admission::{Admitted, Asking, admit};
 use super::decision::CREDENTIAL_HEADERS;
 use super::respond;
 use crate::http::MAX_HEADERS;
+use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header, request};
 use gatehouse_core::audit::{EventBody, Outcome};
 use gatehouse_proxy::hygiene::{self, Forwarded};
 use hyper::body::Incoming;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::time::Instant;
 
 /// Answers one request that arrived on the gateway listener.
-pub async fn handle(
-    state: Arc<AppState>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<Body> {
+pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: Some(peer.ip().to_string()),
+        client_ip: Some(peer.addr.ip().to_string()),
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
     };
     let mut event = ctx.event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
     let mut response =
-        route_and_forward(&state, peer, parts, body, &ctx.request_id, &mut event).await;
+        route_and_forward(&state, &peer, parts, body, &ctx.request_id, &mut event).await;
     let status = response.status().as_u16();
     event.status = Some(status);
     event.latency_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -47,7 +43,7 @@ pub async fn handle(
 /// event stays denied with a reason unless the request reached the upstream.
 async fn route_and_forward(
     state: &AppState,
-    peer: SocketAddr,
+    peer: &Peer,
     mut parts: request::Parts,
     body: Incoming,
     request_id: &str,
@@ -60,16 +56,14 @@ async fn route_and_forward(
     let host = host_of(&parts).map(str::to_owned);
     let routes = state.gateway.routes();
     let path = parts.uri.path().to_owned();
-    let admitted = admit(
-        state,
-        &routes,
-        host.as_deref(),
-        &parts.method,
-        &path,
-        &parts.headers,
-        request_id,
-    )
-    .await;
+    let asking = Asking {
+        host: host.as_deref(),
+        method: &parts.method,
+        path: &path,
+        headers: &parts.headers,
+        client_cert: peer.client_cert.as_deref(),
+    };
+    let admitted = admit(state, &routes, asking, request_id).await;
     let Admitted {
         route,
         policy,
@@ -96,8 +90,8 @@ async fn route_and_forward(
         &CREDENTIAL_HEADERS
     };
     let forwarded = Forwarded {
-        client_ip: peer.ip(),
-        proto: "http",
+        client_ip: peer.addr.ip(),
+        proto: if state.tls.is_some() { "https" } else { "http" },
         host: host.as_deref(),
     };
     hygiene::prepare_request(&mut parts.headers, &forwarded, remove);

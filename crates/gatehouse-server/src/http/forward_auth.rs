@@ -8,7 +8,7 @@
 //! A request that matches no route is refused with 403, not 404: the proxy in front
 //! turns an unexpected status into a 500, and deny by default means "no".
 
-use crate::gateway::admission::{Admitted, admit};
+use crate::gateway::admission::{Admitted, Asking, admit};
 use crate::gateway::respond;
 use crate::state::{AppState, RequestContext};
 use axum::Extension;
@@ -46,16 +46,16 @@ pub async fn forward_auth(
         event.reason = Some(refusal.code().to_owned());
         respond::refused(refusal)
     } else {
-        let admitted = admit(
-            &state,
-            &routes,
-            host.as_deref(),
-            &method,
-            uri.path(),
+        let asking = Asking {
+            host: host.as_deref(),
+            method: &method,
+            path: uri.path(),
             headers,
-            &ctx.request_id,
-        )
-        .await;
+            // The connection is the proxy's, not the client's: its certificate (if
+            // any) says nothing about who the proxied request comes from.
+            client_cert: None,
+        };
+        let admitted = admit(&state, &routes, asking, &ctx.request_id).await;
         match admitted {
             Err(not) => {
                 not.record(&mut event);

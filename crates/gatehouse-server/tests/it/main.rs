@@ -25,5 +25,6 @@ mod refresh;
 mod rotation;
 mod signing_keys;
 mod support;
+mod tls;
 mod users;
 mod verify;

@@ -1,0 +1,95 @@
+//! The files of `[tls]` turned into a rustls server configuration, and rustls's
+//! reasons for refusing a client certificate turned into audit reasons.
+
+use crate::config::{ClientAuth, TlsSettings};
+use anyhow::Context;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{CertificateError, RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The server configuration `settings` describe: TLS 1.2 and 1.3 (rustls offers
+/// nothing older), HTTP/1.1, client certificates as `client_auth` says.
+pub fn server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
+    let chain = certificates(&settings.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&settings.key)
+        .with_context(|| format!("{}: no readable PEM private key", settings.key.display()))?;
+    // The provider is named, not taken from the process default, which is ambiguous
+    // (and panics) when another dependency enables a second one.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match settings.client_auth {
+        ClientAuth::Off => builder.with_no_client_auth(),
+        mode => {
+            let mut roots = RootCertStore::empty();
+            for path in &settings.client_ca {
+                for ca in certificates(path)? {
+                    roots
+                        .add(ca)
+                        .with_context(|| format!("{}: not a usable CA", path.display()))?;
+                }
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if mode == ClientAuth::Optional {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            builder.with_client_cert_verifier(verifier.build().context("client CAs")?)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .with_context(|| format!("{}: does not match the certificate", settings.key.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .with_context(|| format!("{}: not a readable PEM file", path.display()))?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{}: holds no certificate",
+        path.display()
+    );
+    Ok(certs)
+}
+
+/// When each file was last modified, to notice changes.
+pub fn stamps(settings: &TlsSettings) -> Vec<Option<SystemTime>> {
+    [&settings.cert, &settings.key]
+        .into_iter()
+        .chain(&settings.client_ca)
+        .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// The audit reason when `error` refuses the client's certificate; `None` for other
+/// handshake failures.
+pub fn client_cert_refusal(error: &rustls::Error) -> Option<String> {
+    let reason = match error {
+        rustls::Error::NoCertificatesPresented => "no_client_certificate",
+        rustls::Error::InvalidCertificate(e) => match e {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired",
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "not_yet_valid"
+            }
+            CertificateError::UnknownIssuer => "untrusted_issuer",
+            CertificateError::Revoked => "revoked",
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "not_for_client_auth"
+            }
+            CertificateError::BadSignature | CertificateError::BadEncoding => "malformed",
+            _ => "invalid_certificate",
+        },
+        _ => return None,
+    };
+    Some(reason.to_owned())
+}

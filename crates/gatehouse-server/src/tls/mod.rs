@@ -1,0 +1,180 @@
+//! HTTPS on both listeners (SPEC §4) with rustls: TLS 1.2 and 1.3 only, client
+//! certificates verified against the configured CAs during the handshake, and the
+//! certificate, key and CA files read again when they change — without a restart and
+//! without touching connections already open.
+//!
+//! A verified client certificate becomes the connection's [`CertIdentity`] (core's
+//! `mtls`), which the gateway's `mtls` routes authenticate by. A handshake refused
+//! over a client certificate (none when required, an untrusted CA, expired, not a
+//! client certificate…) is audited as `tls.handshake`, with rustls's reason.
+
+mod material;
+
+use crate::audit_log::AuditLog;
+use crate::clock::Clock;
+use crate::config::TlsSettings;
+use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_core::mtls::{self, CertIdentity};
+use parking_lot::{Mutex, RwLock};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// A client must finish the handshake within this time (the same bound as a request
+/// head: a slow handshake holds a connection like a slow head does).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the files' modification times are checked.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// The TLS side of both listeners.
+pub struct Tls {
+    settings: TlsSettings,
+    acceptor: RwLock<TlsAcceptor>,
+    stamps: Mutex<Vec<Option<SystemTime>>>,
+    audit: AuditLog,
+    clock: Arc<dyn Clock>,
+}
+
+/// A connection after its handshake.
+pub struct Accepted {
+    /// The decrypted stream.
+    pub stream: TlsStream<TcpStream>,
+    /// The client certificate, when one was presented and verified and names someone.
+    pub client_cert: Option<Arc<CertIdentity>>,
+}
+
+impl Tls {
+    /// Reads the files of `settings`; fails with the file and the reason.
+    pub fn load(
+        settings: &TlsSettings,
+        audit: AuditLog,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Arc<Self>> {
+        let config = material::server_config(settings)?;
+        Ok(Arc::new(Self {
+            stamps: Mutex::new(material::stamps(settings)),
+            acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
+            settings: settings.clone(),
+            audit,
+            clock,
+        }))
+    }
+
+    /// Runs the handshake on `tcp` from `peer`. `None` when it fails or times out
+    /// (a refusal over the client certificate is audited).
+    pub async fn accept(&self, tcp: TcpStream, peer: SocketAddr) -> Option<Accepted> {
+        let acceptor = self.acceptor.read().clone();
+        let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                self.refused(peer, &e).await;
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return None;
+            }
+        };
+        let client_cert = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| match mtls::identity(leaf.as_ref()) {
+                Ok(identity) => Some(Arc::new(identity)),
+                Err(e) => {
+                    tracing::info!(%peer, error = %e, "client certificate ignored");
+                    None
+                }
+            });
+        Some(Accepted {
+            stream,
+            client_cert,
+        })
+    }
+
+    /// Audits a handshake that failed over the client's certificate; other failures
+    /// (port scanners, plain HTTP on the TLS port) are only logged.
+    async fn refused(&self, peer: SocketAddr, error: &std::io::Error) {
+        let reason = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .and_then(material::client_cert_refusal);
+        let Some(reason) = reason else {
+            tracing::debug!(%peer, error = %error, "TLS handshake failed");
+            return;
+        };
+        tracing::info!(%peer, reason, "client certificate refused");
+        let mut event = self.event("tls.handshake", &reason);
+        event.outcome = Outcome::Denied;
+        event.principal = None;
+        event.client_ip = Some(peer.ip().to_string());
+        event.auth_method = Some("mtls".into());
+        self.audit.record(event).await;
+    }
+
+    /// Reads the files again if any changed since the last load; a set that does not
+    /// load (a half-written file, a key that does not match) keeps the one in use.
+    pub async fn reload_if_changed(&self) {
+        let stamps = material::stamps(&self.settings);
+        if *self.stamps.lock() == stamps {
+            return;
+        }
+        *self.stamps.lock() = stamps;
+        let mut event = self.event("tls.reload", "files_changed");
+        match material::server_config(&self.settings) {
+            Ok(config) => {
+                *self.acceptor.write() = TlsAcceptor::from(Arc::new(config));
+                tracing::info!("TLS certificate, key and client CAs reloaded");
+                event.outcome = Outcome::Allowed;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "TLS files not reloaded; keeping those in use");
+                event.outcome = Outcome::Denied;
+                event.reason = Some(format!("files_changed: {e}"));
+            }
+        }
+        self.audit.record(event).await;
+    }
+
+    fn event(&self, action: &str, reason: &str) -> EventBody {
+        EventBody {
+            time: self.clock.now(),
+            request_id: String::new(),
+            action: action.to_owned(),
+            outcome: Outcome::Allowed,
+            reason: Some(reason.to_owned()),
+            principal: Some(String::from("gatehouse")),
+            credential_id: None,
+            auth_method: None,
+            target: None,
+            route: None,
+            method: None,
+            path: None,
+            status: None,
+            client_ip: None,
+            latency_us: None,
+        }
+    }
+}
+
+/// Reads and checks the files of `settings` as a start would (`gatehouse config
+/// check`).
+pub fn check(settings: &TlsSettings) -> anyhow::Result<()> {
+    material::server_config(settings).map(drop)
+}
+
+/// Checks the files every second and reloads them when they change.
+pub fn spawn_reloader(tls: Arc<Tls>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLL_EVERY);
+        loop {
+            tick.tick().await;
+            tls.reload_if_changed().await;
+        }
+    })
+}
