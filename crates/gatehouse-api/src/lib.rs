@@ -8,6 +8,7 @@
 //! Start at [`keys`], then [`verify`], [`audit`] and [`problem`].
 
 pub mod audit;
+pub mod certificates;
 pub mod clients;
 pub mod keys;
 pub mod page;

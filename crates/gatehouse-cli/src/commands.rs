@@ -71,6 +71,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SigningKeysCommand,
     },
+    /// The built-in certificate authority and the client certificates it issues.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +250,41 @@ pub enum SigningKeysCommand {
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the certificate authority (once); prints its certificate, PEM.
+    Init,
+    /// Print the CA certificate, PEM: what servers and clients trust.
+    Show,
+    /// Issue a client certificate; writes cert.pem, key.pem and ca.pem into --out.
+    Issue(IssueArgs),
+    /// Every issued certificate: scopes, expiry, and whether it is revoked.
+    List,
+    /// Revoke a certificate, now and for good.
+    Revoke {
+        /// Serial number, hex, as `list` shows it.
+        serial: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Who it names: a SPIFFE ID (spiffe://trust-domain/path), a DNS name, or another
+    /// name (the subject CN).
+    #[arg(long)]
+    pub subject: String,
+    /// Days of validity (default 30, at most 397).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// A scope its holder may use (repeatable; you must hold it).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Directory for cert.pem, key.pem (mode 0600) and ca.pem; created (mode 0700) if
+    /// missing. Existing files are never overwritten.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,12 @@
 //! `gatehouse`: runs the server (`serve`) and is a thin client of its admin API for
-//! everything else (`keys`, `audit`), plus offline config tools (`config`).
+//! everything else (`keys`, `clients`, `users`, `signing-keys`, `audit`, `ca`), plus
+//! offline config tools (`config`).
 //!
 //! Admin commands read `GATEHOUSE_URL` and `GATEHOUSE_ADMIN_KEY`, print a table (or
 //! JSON with `--json`), and on failure exit non-zero with a one-line reason.
 
 mod audit;
+mod ca;
 mod client;
 mod clients;
 mod commands;
@@ -66,6 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clients { command } => clients::run(&cli.global, command).await,
         Command::Users { command } => users::run(&cli.global, command).await,
         Command::SigningKeys { command } => signing_keys::run(&cli.global, command).await,
+        Command::Ca { command } => ca::run(&cli.global, command).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::access_tokens::AccessTokens;
 use crate::audit_log::{self, AuditLog};
+use crate::ca::Certificates;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -117,8 +118,21 @@ pub async fn start(
         .keys_loaded
         .store(keys.len() as u64, Ordering::Relaxed);
     let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
+    let certificates = Arc::new(
+        Certificates::load(store.as_ref(), master_key)
+            .await
+            .context("cannot load the built-in CA and its certificates")?,
+    );
     let tls = match &settings.tls {
-        Some(tls) => Some(Tls::load(tls, audit.clone(), Arc::clone(&clock)).context("[tls]")?),
+        Some(tls) => Some(
+            Tls::load(
+                tls,
+                Arc::clone(&certificates),
+                audit.clone(),
+                Arc::clone(&clock),
+            )
+            .context("[tls]")?,
+        ),
         None => None,
     };
 
@@ -144,6 +158,7 @@ pub async fn start(
         key_writes: tokio::sync::Mutex::new(()),
         audit,
         tls,
+        certificates,
         clock: Arc::clone(&clock),
         metrics,
     });

@@ -14,6 +14,7 @@ pub mod app;
 pub mod audit_log;
 pub mod authorization;
 pub mod bootstrap;
+pub mod ca;
 pub mod clients;
 pub mod clock;
 pub mod config;

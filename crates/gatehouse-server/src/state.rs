@@ -44,6 +44,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// HTTPS on both listeners, when `[tls]` is configured.
     pub tls: Option<Arc<crate::tls::Tls>>,
+    /// The built-in CA and the client certificates it issued.
+    pub certificates: Arc<crate::ca::Certificates>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Counters.

@@ -7,6 +7,7 @@
 //! Start at [`SqliteStore::open`].
 
 mod audit;
+mod certificates;
 mod clients;
 mod consents;
 mod keys;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::{KeyDigest, KeyRecord};
 use gatehouse_core::audit::{AuditEvent, ChainHash};
+use gatehouse_core::mtls::CertificateRecord;
 use gatehouse_core::oauth::ClientRecord;
 use gatehouse_core::oauth::refresh::RefreshRecord;
 use gatehouse_core::user::{Consent, UserRecord, Username};
@@ -307,6 +309,18 @@ impl Store for SqliteStore {
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError> {
         consents::delete(&self.pool, user_id, client_id).await
+    }
+
+    async fn insert_certificate(&self, cert: &CertificateRecord) -> Result<(), StoreError> {
+        certificates::insert(&self.pool, cert).await
+    }
+
+    async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        certificates::all(&self.pool).await
+    }
+
+    async fn revoke_certificate(&self, serial: &str, at: UnixTime) -> Result<(), StoreError> {
+        certificates::revoke(&self.pool, serial, at).await
     }
 
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError> {

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/0008_refresh_tokens_and_consents.sql"),
     ),
+    (9, include_str!("../migrations/0009_certificates.sql")),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

@@ -14,6 +14,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::api_key::KeyDigest;
 use gatehouse_core::api_key::KeyRecord;
 use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
+use gatehouse_core::mtls::CertificateRecord;
 use gatehouse_core::oauth::ClientRecord;
 use gatehouse_core::oauth::refresh::RefreshRecord;
 use gatehouse_core::user::{Consent, UserRecord, Username};
@@ -250,6 +251,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Withdraws a user's consent for a client. [`StoreError::NotFound`] if absent.
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<(), StoreError>;
+
+    /// Stores a certificate the built-in CA issued. [`StoreError::Conflict`] if the
+    /// serial or the fingerprint exists.
+    async fn insert_certificate(&self, cert: &CertificateRecord) -> Result<(), StoreError>;
+
+    /// Every certificate, by serial (the server keeps them all in memory).
+    async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
+
+    /// Marks a certificate revoked at `at`; a second revocation keeps the first time.
+    /// [`StoreError::NotFound`] if absent.
+    async fn revoke_certificate(&self, serial: &str, at: UnixTime) -> Result<(), StoreError>;
 
     /// Deny-lists an access token by `jti` until `expires_at`; revoking twice is fine.
     async fn revoke_token(&self, jti: &str, expires_at: UnixTime) -> Result<(), StoreError>;

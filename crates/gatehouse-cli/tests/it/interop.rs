@@ -4,12 +4,13 @@
 //! authentication method — a secret, or (Authlib) a private_key_jwt assertion — and
 //! verifies it against the JWK Set as an RFC 9068 access token. `scripts/test`
 //! installs the clients and names them in `GATEHOUSE_INTEROP_PYTHON` and
-//! `GATEHOUSE_INTEROP_NODE_DIR`.
+//! `GATEHOUSE_INTEROP_NODE_DIR`. The authorization code flow with the same clients
+//! (and a browser) is in `interop_code_flow.rs`.
 
-use crate::support::{Home, MASTER_KEY, Server, free_port, run, stderr, stdout};
+use crate::support::Server;
+use crate::third_party::{admin_post, node, python, run_json, start_server};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SCOPE: &str = "orders:read orders:write";
@@ -31,13 +32,8 @@ fn authlib_and_pyjwt_work_with_client_secret_post() {
 #[test]
 fn authlib_and_pyjwt_work_with_private_key_jwt() {
     const METHOD: &str = "private_key_jwt";
-    let script = interop_dir().join("python/private_key_jwt.py");
-    let python = || {
-        let mut cmd = Command::new(installed("GATEHOUSE_INTEROP_PYTHON"));
-        cmd.arg(&script);
-        cmd
-    };
-    let mut genkey = python();
+    let script = || python("private_key_jwt.py");
+    let mut genkey = script();
     genkey.arg("genkey");
     let keys = run_json(genkey);
 
@@ -47,7 +43,7 @@ fn authlib_and_pyjwt_work_with_private_key_jwt() {
         client.secret, None,
         "a private_key_jwt client has no secret"
     );
-    let mut cmd = python();
+    let mut cmd = script();
     cmd.env("GATEHOUSE_URL", server.url())
         .env("CLIENT_ID", &client.id)
         .env("AUDIENCE", AUDIENCE)
@@ -134,10 +130,7 @@ fn openid_client_and_jose_work_with_client_secret_post() {
 }
 
 fn python_client(method: &str) {
-    let python = installed("GATEHOUSE_INTEROP_PYTHON");
-    let mut cmd = Command::new(python);
-    cmd.arg(interop_dir().join("python/client_credentials.py"));
-    let (server, client, out) = run_client(cmd, method);
+    let (server, client, out) = run_client(python("client_credentials.py"), method);
 
     assert_eq!(out["auth_method"], method);
     assert_eq!(out["scope"], SCOPE);
@@ -147,15 +140,7 @@ fn python_client(method: &str) {
 }
 
 fn node_client(method: &str) {
-    let dir = installed("GATEHOUSE_INTEROP_NODE_DIR");
-    assert!(
-        dir.join("node_modules/openid-client").is_dir(),
-        "no node_modules in {}: run the tests through scripts/test",
-        dir.display()
-    );
-    let mut cmd = Command::new("node");
-    cmd.arg(dir.join("client_credentials.mjs"));
-    let (server, client, out) = run_client(cmd, method);
+    let (server, client, out) = run_client(node("client_credentials.mjs"), method);
 
     assert_eq!(out["auth_method"], method);
     let jose = &out["jose"];
@@ -201,36 +186,6 @@ fn run_client(mut cmd: Command, method: &str) -> (Server, Client, Value) {
     (server, client, json)
 }
 
-/// Starts a server on a fixed port; returns it and its admin key.
-fn start_server() -> (Server, String) {
-    let mut home = Home::new();
-    // A fixed port: the issuer (`iss`, metadata `issuer`) is derived from `--listen`,
-    // and with port 0 it would read `http://127.0.0.1:0`.
-    let mut serve = home.serve_bare();
-    serve
-        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
-        .arg("--data-dir")
-        .arg(home.data_dir())
-        .env("GATEHOUSE_MASTER_KEY", MASTER_KEY);
-    let server = home.start(serve);
-    let admin = server.admin_key();
-    (server, admin)
-}
-
-/// Runs `cmd`, an interop script, which must succeed and print one line of JSON.
-fn run_json(cmd: Command) -> Value {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "interop client failed ({}):\n{}{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    let text = stdout(&out);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}): {text}"))
-}
-
 /// Asserts the RFC 9068 header and claims of a token the client got.
 fn assert_access_token(server: &Server, client: &Client, header: &Value, claims: &Value) {
     assert_eq!(header["typ"], "at+jwt", "{header}");
@@ -260,7 +215,6 @@ fn lifetime(claims: &Value) -> Value {
 /// `POST /admin/v1/clients` for a client of `method`, with `jwks` (its public keys)
 /// for `private_key_jwt`.
 fn register(server: &Server, admin: &str, method: &str, jwks: Option<&Value>) -> Client {
-    let url = format!("{}/admin/v1/clients", server.url());
     let mut body = json!({
         "name": "interop",
         "scope": SCOPE,
@@ -270,16 +224,7 @@ fn register(server: &Server, admin: &str, method: &str, jwks: Option<&Value>) ->
     if let Some(jwks) = jwks {
         body["jwks"] = jwks.clone();
     }
-    let (status, created): (_, Value) = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let response = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json().await.unwrap())
-    });
+    let (status, created) = admin_post(server, admin, "/admin/v1/clients", &body);
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["token_endpoint_auth_method"], method);
     Client {
@@ -299,25 +244,4 @@ fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
             .unwrap();
         (response.status().as_u16(), response.json().await.unwrap())
     })
-}
-
-/// The path in `var`, which `scripts/test` sets after installing the clients.
-fn installed(var: &str) -> PathBuf {
-    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
-        panic!(
-            "{var} is not set: run the interop tests through scripts/test, \
-             which installs the Python and Node clients"
-        )
-    });
-    assert!(
-        path.exists(),
-        "{var}={} does not exist: run scripts/test",
-        path.display()
-    );
-    path
-}
-
-/// `interop/` at the workspace root.
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
 }

@@ -5,12 +5,15 @@
 
 mod audit;
 mod authorization;
+mod ca;
 mod clients;
 mod config;
 mod interop;
+mod interop_code_flow;
 mod keys;
 mod secrets;
 mod serve;
 mod signing_keys;
 mod support;
+mod third_party;
 mod users;

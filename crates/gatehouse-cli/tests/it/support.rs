@@ -32,7 +32,17 @@ pub fn run(cmd: Command) -> Output {
 }
 
 /// Like [`run`], writing `input` to the command's standard input.
-pub fn run_with_input(mut cmd: Command, input: Option<&str>) -> Output {
+pub fn run_with_input(cmd: Command, input: Option<&str>) -> Output {
+    run_until(cmd, input, DEADLINE)
+}
+
+/// Like [`run`] with a deadline of its own, for a command that does more than one
+/// request — a third-party client driving a browser.
+pub fn run_within(cmd: Command, deadline: Duration) -> Output {
+    run_until(cmd, None, deadline)
+}
+
+fn run_until(mut cmd: Command, input: Option<&str>, deadline: Duration) -> Output {
     cmd.stdin(if input.is_some() {
         Stdio::piped()
     } else {
@@ -55,10 +65,10 @@ pub fn run_with_input(mut cmd: Command, input: Option<&str>) -> Output {
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let status = wait(&mut child).unwrap_or_else(|| {
+    let status = wait(&mut child, deadline).unwrap_or_else(|| {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("{cmd:?} did not finish within {DEADLINE:?}");
+        panic!("{cmd:?} did not finish within {deadline:?}");
     });
     Output {
         status,
@@ -67,10 +77,10 @@ pub fn run_with_input(mut cmd: Command, input: Option<&str>) -> Output {
     }
 }
 
-/// Waits for `child` to exit, up to the deadline.
-fn wait(child: &mut Child) -> Option<ExitStatus> {
+/// Waits for `child` to exit, up to `deadline`.
+fn wait(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
-    while start.elapsed() < DEADLINE {
+    while start.elapsed() < deadline {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return Some(status);
         }
@@ -295,7 +305,7 @@ impl Server {
             .status()
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
-        wait(&mut self.child).expect("server did not stop after the signal")
+        wait(&mut self.child, DEADLINE).expect("server did not stop after the signal")
     }
 
     /// SIGTERM, and asserts a clean exit.

@@ -104,6 +104,79 @@ fn principal(cert: &X509Certificate<'_>) -> Result<(String, PrincipalSource), Ce
     Ok((name.to_owned(), source))
 }
 
+/// A client certificate issued by Gatehouse's built-in CA, or registered by
+/// fingerprint: an identity with scopes, revocable at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Serial number, lowercase hex: the certificate's id in the API and CLI.
+    pub serial: String,
+    /// The principal it names (as [`identity`] reads it).
+    pub principal: String,
+    /// SHA-256 of the DER.
+    pub sha256: [u8; 32],
+    /// What its holder may do.
+    pub scopes: ScopeSet,
+    /// Start of validity.
+    pub not_before: UnixTime,
+    /// End of validity.
+    pub not_after: UnixTime,
+    /// When it was issued.
+    pub issued_at: UnixTime,
+    /// When it was revoked; refused from then on, in the handshake and per request.
+    pub revoked_at: Option<UnixTime>,
+    /// The certificate itself, PEM (public).
+    pub pem: String,
+}
+
+/// Longest subject accepted for a certificate the built-in CA issues, in bytes.
+pub const MAX_SUBJECT: usize = 255;
+
+/// Where a subject asked of the built-in CA goes: a SPIFFE ID (`spiffe://` + trust
+/// domain + path) in the SAN URI, a DNS name in the SAN DNS, any other printable name
+/// in the subject CN — so that [`identity`] reads back exactly `subject`.
+pub fn subject_placement(subject: &str) -> Result<PrincipalSource, CertError> {
+    let printable = !subject.is_empty()
+        && subject.len() <= MAX_SUBJECT
+        && subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        && !subject.starts_with(' ')
+        && !subject.ends_with(' ');
+    if !printable {
+        return Err(CertError::NoSubject);
+    }
+    if let Some(rest) = subject.strip_prefix("spiffe://") {
+        let (domain, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let domain_ok = !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
+        let path_ok = path.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        }) || path.is_empty();
+        return if domain_ok && path_ok {
+            Ok(PrincipalSource::Uri)
+        } else {
+            Err(CertError::NoSubject)
+        };
+    }
+    let dns = subject.contains('.')
+        && subject.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    Ok(if dns {
+        PrincipalSource::Dns
+    } else {
+        PrincipalSource::CommonName
+    })
+}
+
 impl CertIdentity {
     /// The fingerprint as lowercase hex: the credential id in headers and audit.
     pub fn fingerprint(&self) -> String {

@@ -76,3 +76,29 @@ fn the_holder_is_authenticated_by_fingerprint_with_the_given_scopes() {
     assert_eq!(who.method(), AuthMethod::Mtls);
     assert_eq!(who.scopes(), &scopes);
 }
+
+#[test]
+fn subjects_go_where_identity_reads_them_back() {
+    for (subject, place) in [
+        ("spiffe://example.org/orders/api", PrincipalSource::Uri),
+        ("spiffe://example.org", PrincipalSource::Uri),
+        ("orders.internal", PrincipalSource::Dns),
+        ("billing-batch", PrincipalSource::CommonName),
+        ("Billing Batch", PrincipalSource::CommonName),
+    ] {
+        assert_eq!(subject_placement(subject), Ok(place), "{subject}");
+    }
+    for bad in [
+        "",
+        " lead",
+        "tab\there",
+        "spiffe://",
+        "spiffe://Example.org/x",
+        "spiffe://example.org//x",
+        "spiffe://example.org/a b",
+        "caf\u{e9}",
+        &"x".repeat(MAX_SUBJECT + 1),
+    ] {
+        assert_eq!(subject_placement(bad), Err(CertError::NoSubject), "{bad:?}");
+    }
+}

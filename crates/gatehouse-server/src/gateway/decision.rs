@@ -5,6 +5,7 @@
 
 use super::Gateway;
 use crate::access_tokens::Rejection;
+use crate::ca::Standing;
 use crate::config::RoutePolicy;
 use crate::issuers::{ExternalRejection, unverified_issuer};
 use crate::state::AppState;
@@ -55,6 +56,8 @@ pub enum Denied {
     InvalidKey(&'static str),
     /// A token that is malformed, forged, expired, revoked, for another audience….
     InvalidToken(&'static str),
+    /// A client certificate Gatehouse revoked.
+    InvalidCertificate(&'static str),
     /// A credential of a kind this route does not accept.
     NotAccepted(AuthMethod),
     /// Authenticated, but without a scope the route requires.
@@ -71,7 +74,7 @@ impl Denied {
         match self {
             Self::Missing => "missing_credential",
             Self::Ambiguous => "ambiguous_credential",
-            Self::InvalidKey(r) | Self::InvalidToken(r) => r,
+            Self::InvalidKey(r) | Self::InvalidToken(r) | Self::InvalidCertificate(r) => r,
             Self::NotAccepted(_) => "credential_not_accepted",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::RateLimited(_) => "rate_limited",
@@ -139,9 +142,7 @@ async fn authenticate(
             if !policy.auth.mtls {
                 return Err(Denied::NotAccepted(AuthMethod::Mtls));
             }
-            // Certificate identities registered with Gatehouse will add scopes; until
-            // one is, a certificate proves who, and may do only what needs no scope.
-            return Ok(Authenticated::certificate_holder(cert, ScopeSet::default()));
+            return certificate_holder(state, cert);
         }
         (presented, _) => presented?,
     };
@@ -157,7 +158,7 @@ async fn authenticate(
                 return Err(Denied::NotAccepted(AuthMethod::Jwt));
             }
             let (token, method) = token(state, gateway, raw).await?;
-            check_token(&token, policy)?;
+            check_token(&token, policy, client_cert)?;
             Authenticated::token_bearer(&token, method).ok_or(Denied::InvalidToken("no_subject"))
         }
     }
@@ -238,10 +239,27 @@ async fn token(
         })
 }
 
-/// What the route adds to a valid token: an audience it names, and no certificate
-/// binding (RFC 8705 §3: without TLS client certificates no presenter can prove the
-/// binding, so a bound token is refused rather than honoured as a plain bearer token).
-fn check_token(token: &VerifiedToken, policy: &RoutePolicy) -> Result<(), Denied> {
+/// The holder of a verified client certificate. One the built-in CA issued carries
+/// its scopes — unless revoked since, which ends connections already open at their
+/// next request; one from another trusted CA proves who, and may do only what needs
+/// no scope.
+fn certificate_holder(state: &AppState, cert: &CertIdentity) -> Result<Authenticated, Denied> {
+    let scopes = match state.certificates.standing(&cert.sha256) {
+        Standing::Registered(scopes) => scopes,
+        Standing::Unknown => ScopeSet::default(),
+        Standing::Revoked => return Err(Denied::InvalidCertificate("revoked_certificate")),
+    };
+    Ok(Authenticated::certificate_holder(cert, scopes))
+}
+
+/// What the route adds to a valid token: an audience it names, and, for a token bound
+/// to a certificate (RFC 8705 §3), that very certificate on this connection — without
+/// it the token is refused, never honoured as a plain bearer token.
+fn check_token(
+    token: &VerifiedToken,
+    policy: &RoutePolicy,
+    client_cert: Option<&CertIdentity>,
+) -> Result<(), Denied> {
     if !policy.audiences.is_empty()
         && !token
             .claims
@@ -251,8 +269,14 @@ fn check_token(token: &VerifiedToken, policy: &RoutePolicy) -> Result<(), Denied
     {
         return Err(Denied::InvalidToken(TokenError::WrongAudience.reason()));
     }
-    if token.claims.cnf.is_some() {
-        return Err(Denied::InvalidToken("certificate_binding_unproven"));
+    let Some(cnf) = &token.claims.cnf else {
+        return Ok(());
+    };
+    let bound = cnf.x5t_s256.as_deref();
+    match (bound, client_cert) {
+        // A thumbprint is public (it is in the token): no need for constant time.
+        (Some(thumbprint), Some(cert)) if thumbprint == cert.x5t_s256() => Ok(()),
+        (Some(_), Some(_)) => Err(Denied::InvalidToken("certificate_binding_mismatch")),
+        _ => Err(Denied::InvalidToken("certificate_binding_unproven")),
     }
-    Ok(())
 }

@@ -18,9 +18,10 @@ pub fn status_and_code(denied: &Denied) -> (StatusCode, &'static str) {
         Denied::Missing | Denied::NotAccepted(_) => {
             (StatusCode::UNAUTHORIZED, "missing_credential")
         }
-        Denied::Ambiguous | Denied::InvalidKey(_) | Denied::InvalidToken(_) => {
-            (StatusCode::UNAUTHORIZED, "invalid_credential")
-        }
+        Denied::Ambiguous
+        | Denied::InvalidKey(_)
+        | Denied::InvalidToken(_)
+        | Denied::InvalidCertificate(_) => (StatusCode::UNAUTHORIZED, "invalid_credential"),
         Denied::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
         Denied::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Denied::IssuerUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "issuer_unavailable"),
@@ -51,6 +52,10 @@ pub fn denied(denied: &Denied) -> Response {
         Denied::InvalidToken(reason) => {
             invalid_token(&mut headers, "the access token is not valid");
             format!("the access token is not valid ({reason})")
+        }
+        Denied::InvalidCertificate(reason) => {
+            // No Bearer challenge: the credential is the connection's certificate.
+            format!("the client certificate is not accepted ({reason})")
         }
         Denied::InsufficientScope(scope) => {
             let challenge = format!(

@@ -4,6 +4,7 @@
 mod action;
 mod audit;
 mod authorize;
+mod ca;
 mod client_auth;
 mod clients;
 mod consents;
@@ -72,6 +73,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(users::show).patch(users::update).delete(users::delete),
         )
         .route("/users/{id}/password", post(users::set_password))
+        .route("/ca", get(ca::show).post(ca::init))
+        .route("/certificates", get(ca::list).post(ca::issue))
+        .route("/certificates/{serial}/revoke", post(ca::revoke))
         .route("/users/{id}/consents", get(consents::list))
         .route(
             "/users/{id}/consents/{client_id}",

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::users::create, super::users::list, super::users::show, super::users::update,
         super::users::set_password, super::users::delete,
         super::consents::list, super::consents::revoke,
+        super::ca::init, super::ca::show, super::ca::issue, super::ca::list, super::ca::revoke,
         super::token::token, super::introspection::introspect, super::introspection::revoke,
         super::userinfo::userinfo,
         super::well_known::oauth_metadata,

@@ -1,6 +1,9 @@
 //! The files of `[tls]` turned into a rustls server configuration, and rustls's
 //! reasons for refusing a client certificate turned into audit reasons.
 
+use super::verifier::{ClockTime, RefuseRevoked};
+use crate::ca::Certificates;
+use crate::clock::Clock;
 use crate::config::{ClientAuth, TlsSettings};
 use anyhow::Context;
 use rustls::server::WebPkiClientVerifier;
@@ -12,35 +15,60 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The server configuration `settings` describe: TLS 1.2 and 1.3 (rustls offers
-/// nothing older), HTTP/1.1, client certificates as `client_auth` says.
-pub fn server_config(settings: &TlsSettings) -> anyhow::Result<ServerConfig> {
+/// nothing older), HTTP/1.1, client certificates as `client_auth` says — trusted if
+/// they chain to a `client_ca` file or to the built-in CA, and not revoked there —
+/// with validity judged by `clock`.
+pub fn server_config(
+    settings: &TlsSettings,
+    clock: Arc<dyn Clock>,
+    known: &Arc<Certificates>,
+) -> anyhow::Result<ServerConfig> {
     let chain = certificates(&settings.cert)?;
     let key = PrivateKeyDer::from_pem_file(&settings.key)
         .with_context(|| format!("{}: no readable PEM private key", settings.key.display()))?;
     // The provider is named, not taken from the process default, which is ambiguous
     // (and panics) when another dependency enables a second one.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
+    let builder =
+        ServerConfig::builder_with_details(Arc::clone(&provider), Arc::new(ClockTime(clock)))
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?;
+    let mut roots = RootCertStore::empty();
+    if settings.client_auth != ClientAuth::Off {
+        for path in &settings.client_ca {
+            for ca in certificates(path)? {
+                roots
+                    .add(ca)
+                    .with_context(|| format!("{}: not a usable CA", path.display()))?;
+            }
+        }
+        if let Some(authority) = known.authority() {
+            roots
+                .add(CertificateDer::from(authority.cert_der.clone()))
+                .context("the built-in CA")?;
+        }
+    }
     let builder = match settings.client_auth {
         ClientAuth::Off => builder.with_no_client_auth(),
+        ClientAuth::Optional if roots.is_empty() => {
+            tracing::warn!("client_auth = \"optional\" but no client CA yet: none asked for");
+            builder.with_no_client_auth()
+        }
         mode => {
-            let mut roots = RootCertStore::empty();
-            for path in &settings.client_ca {
-                for ca in certificates(path)? {
-                    roots
-                        .add(ca)
-                        .with_context(|| format!("{}: not a usable CA", path.display()))?;
-                }
-            }
+            anyhow::ensure!(
+                !roots.is_empty(),
+                "client_auth = \"required\" needs a client_ca file or the built-in CA (gatehouse ca init)"
+            );
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = if mode == ClientAuth::Optional {
                 verifier.allow_unauthenticated()
             } else {
                 verifier
             };
-            builder.with_client_cert_verifier(verifier.build().context("client CAs")?)
+            builder.with_client_cert_verifier(Arc::new(RefuseRevoked {
+                inner: verifier.build().context("client CAs")?,
+                certificates: Arc::clone(known),
+            }))
         }
     };
     let mut config = builder

@@ -9,8 +9,10 @@
 //! client certificate…) is audited as `tls.handshake`, with rustls's reason.
 
 mod material;
+mod verifier;
 
 use crate::audit_log::AuditLog;
+use crate::ca::Certificates;
 use crate::clock::Clock;
 use crate::config::TlsSettings;
 use gatehouse_core::audit::{EventBody, Outcome};
@@ -35,6 +37,7 @@ pub struct Tls {
     settings: TlsSettings,
     acceptor: RwLock<TlsAcceptor>,
     stamps: Mutex<Vec<Option<SystemTime>>>,
+    known: Arc<Certificates>,
     audit: AuditLog,
     clock: Arc<dyn Clock>,
 }
@@ -51,14 +54,16 @@ impl Tls {
     /// Reads the files of `settings`; fails with the file and the reason.
     pub fn load(
         settings: &TlsSettings,
+        known: Arc<Certificates>,
         audit: AuditLog,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<Self>> {
-        let config = material::server_config(settings)?;
+        let config = material::server_config(settings, Arc::clone(&clock), &known)?;
         Ok(Arc::new(Self {
             stamps: Mutex::new(material::stamps(settings)),
             acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
             settings: settings.clone(),
+            known,
             audit,
             clock,
         }))
@@ -125,8 +130,14 @@ impl Tls {
             return;
         }
         *self.stamps.lock() = stamps;
-        let mut event = self.event("tls.reload", "files_changed");
-        match material::server_config(&self.settings) {
+        self.rebuild("files_changed").await;
+    }
+
+    /// Builds the configuration again (files changed, or the built-in CA was just
+    /// created and becomes a trust anchor); on failure the one in use stays.
+    pub async fn rebuild(&self, why: &str) {
+        let mut event = self.event("tls.reload", why);
+        match material::server_config(&self.settings, Arc::clone(&self.clock), &self.known) {
             Ok(config) => {
                 *self.acceptor.write() = TlsAcceptor::from(Arc::new(config));
                 tracing::info!("TLS certificate, key and client CAs reloaded");
@@ -135,7 +146,7 @@ impl Tls {
             Err(e) => {
                 tracing::error!(error = %e, "TLS files not reloaded; keeping those in use");
                 event.outcome = Outcome::Denied;
-                event.reason = Some(format!("files_changed: {e}"));
+                event.reason = Some(format!("{why}: {e}"));
             }
         }
         self.audit.record(event).await;
@@ -165,7 +176,9 @@ impl Tls {
 /// Reads and checks the files of `settings` as a start would (`gatehouse config
 /// check`).
 pub fn check(settings: &TlsSettings) -> anyhow::Result<()> {
-    material::server_config(settings).map(drop)
+    let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+    let known = Arc::new(Certificates::default());
+    material::server_config(settings, clock, &known).map(drop)
 }
 
 /// Checks the files every second and reloads them when they change.

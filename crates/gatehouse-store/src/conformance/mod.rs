@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod audit;
+pub mod certificates;
 pub mod clients;
 pub mod consents;
 pub mod keys;
@@ -68,6 +69,12 @@ macro_rules! conformance_suite {
             consents::deleting_a_consent_withdraws_only_it,
             consents::deleting_a_user_forgets_their_consents_and_refresh_tokens,
             consents::deleting_a_client_forgets_its_consents_and_refresh_tokens,
+            certificates::certificate_reads_back_every_field,
+            certificates::duplicate_certificate_serial_is_a_conflict_and_changes_nothing,
+            certificates::duplicate_certificate_fingerprint_is_a_conflict,
+            certificates::revoking_a_certificate_sets_its_time_once,
+            certificates::revoking_an_unknown_certificate_is_not_found,
+            certificates::certificates_list_by_serial,
         );
         $crate::conformance_suite!(@shared $make;
             refresh_tokens::concurrent_rotations_of_one_token_have_one_winner,
