@@ -2,7 +2,8 @@
 //! deterministically, so every run measures the same thing.
 //!
 //! The criterion benches are in `benches/`; `src/bin/memory.rs` measures resident memory
-//! with a million keys loaded; `run-http.sh` drives the HTTP load test with `wrk`.
+//! with a million keys loaded; `run-http.sh` drives the HTTP load test with `wrk`;
+//! `src/bin/flow_load.rs` drives refresh grants and password logins for `run-flows.sh`.
 
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
 use gatehouse_core::scope::ScopeSet;
