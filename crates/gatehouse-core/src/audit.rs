@@ -79,6 +79,28 @@ pub struct EventBody {
 }
 
 impl EventBody {
+    /// An event of `action` at `time` for request `request_id`, allowed, with every
+    /// other field empty: callers fill in what they know.
+    pub fn new(time: UnixTime, request_id: String, action: &str) -> Self {
+        Self {
+            time,
+            request_id,
+            action: action.to_owned(),
+            outcome: Outcome::Allowed,
+            reason: None,
+            principal: None,
+            credential_id: None,
+            auth_method: None,
+            target: None,
+            route: None,
+            method: None,
+            path: None,
+            status: None,
+            client_ip: None,
+            latency_us: None,
+        }
+    }
+
     /// Names `who` as the event's principal, credential and auth method.
     pub fn attribute_to(&mut self, who: &crate::auth::Authenticated) {
         self.principal = Some(who.principal().to_owned());

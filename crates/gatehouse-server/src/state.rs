@@ -58,23 +58,11 @@ impl AppState {
     /// An audit event for something Gatehouse did on its own (bootstrap, a scheduled
     /// rotation): principal `gatehouse`, and no method, path, status or client.
     pub fn system_event(&self, action: &str, reason: &str, target: &str) -> EventBody {
-        EventBody {
-            time: self.clock.now(),
-            request_id: self.request_ids.next(),
-            action: action.to_owned(),
-            outcome: Outcome::Allowed,
-            reason: Some(reason.to_owned()),
-            principal: Some(String::from("gatehouse")),
-            credential_id: None,
-            auth_method: None,
-            target: Some(target.to_owned()),
-            route: None,
-            method: None,
-            path: None,
-            status: None,
-            client_ip: None,
-            latency_us: None,
-        }
+        let mut event = EventBody::new(self.clock.now(), self.request_ids.next(), action);
+        event.reason = Some(reason.to_owned());
+        event.principal = Some(String::from("gatehouse"));
+        event.target = Some(target.to_owned());
+        event
     }
 }
 
@@ -133,22 +121,12 @@ impl RequestContext {
         outcome: Outcome,
         status: u16,
     ) -> EventBody {
-        EventBody {
-            time: now,
-            request_id: self.request_id.clone(),
-            action: action.to_owned(),
-            outcome,
-            reason: None,
-            principal: None,
-            credential_id: None,
-            auth_method: None,
-            target: None,
-            route: None,
-            method: Some(self.method.clone()),
-            path: Some(self.path.clone()),
-            status: Some(status),
-            client_ip: self.client_ip.clone(),
-            latency_us: None,
-        }
+        let mut event = EventBody::new(now, self.request_id.clone(), action);
+        event.outcome = outcome;
+        event.method = Some(self.method.clone());
+        event.path = Some(self.path.clone());
+        event.status = Some(status);
+        event.client_ip.clone_from(&self.client_ip);
+        event
     }
 }

@@ -69,34 +69,6 @@ pub async fn delete(pool: &SqlitePool, user_id: &str, client_id: &str) -> Result
     one_row(&done)
 }
 
-/// Forgets a deleted user's consents, so an account later given the same id is asked
-/// again.
-pub async fn delete_of_user<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    user_id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM consents WHERE user_id = ?")
-        .bind(user_id)
-        .execute(db)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
-/// Forgets every consent given to a deleted client, so a client later registered with
-/// the same id is not trusted on its predecessor's approval.
-pub async fn delete_of_client<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    client_id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM consents WHERE client_id = ?")
-        .bind(client_id)
-        .execute(db)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
 fn from_row(row: &SqliteRow) -> Result<Consent, StoreError> {
     let c = |e: sqlx::Error| StoreError::Corrupt(format!("consents: {e}"));
     let scopes: String = row.try_get("scopes").map_err(c)?;

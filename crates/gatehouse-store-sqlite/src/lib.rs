@@ -211,10 +211,17 @@ impl Store for SqliteStore {
     }
 
     async fn delete_client(&self, id: &str) -> Result<(), StoreError> {
+        // What the client was granted goes with it, so a client registered later with
+        // the same id inherits no consent and no refresh token.
         let mut tx = begin_write(&self.pool).await?;
         clients::delete(&mut *tx, id).await?;
-        consents::delete_of_client(&mut *tx, id).await?;
-        refresh_tokens::delete_of_client(&mut *tx, id).await?;
+        for sql in [
+            "DELETE FROM consents WHERE client_id = ?",
+            "DELETE FROM refresh_tokens WHERE client_id = ?",
+        ] {
+            let query = sqlx::query(sql).bind(id);
+            query.execute(&mut *tx).await.map_err(unavailable)?;
+        }
         tx.commit().await.map_err(unavailable)
     }
 
@@ -231,10 +238,16 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        // Likewise for a user: an account given the same id later starts afresh.
         let mut tx = begin_write(&self.pool).await?;
         users::delete(&mut *tx, id).await?;
-        consents::delete_of_user(&mut *tx, id).await?;
-        refresh_tokens::delete_of_user(&mut *tx, id).await?;
+        for sql in [
+            "DELETE FROM consents WHERE user_id = ?",
+            "DELETE FROM refresh_tokens WHERE user_id = ?",
+        ] {
+            let query = sqlx::query(sql).bind(id);
+            query.execute(&mut *tx).await.map_err(unavailable)?;
+        }
         tx.commit().await.map_err(unavailable)
     }
 

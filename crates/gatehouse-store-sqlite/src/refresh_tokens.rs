@@ -165,32 +165,6 @@ pub async fn prune(pool: &SqlitePool, before: UnixTime) -> Result<u64, StoreErro
     Ok(done.rows_affected())
 }
 
-/// Forgets a deleted user's tokens, so an account later given the same id inherits none.
-pub async fn delete_of_user<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    user_id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM refresh_tokens WHERE user_id = ?")
-        .bind(user_id)
-        .execute(db)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
-/// Forgets a deleted client's tokens, so a client later given the same id inherits none.
-pub async fn delete_of_client<'e>(
-    db: impl sqlx::SqliteExecutor<'e>,
-    client_id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM refresh_tokens WHERE client_id = ?")
-        .bind(client_id)
-        .execute(db)
-        .await
-        .map_err(unavailable)?;
-    Ok(())
-}
-
 fn access_token(row: &SqliteRow) -> Result<(String, UnixTime), StoreError> {
     let c = |e: sqlx::Error| StoreError::Corrupt(format!("refresh_tokens: {e}"));
     Ok((

@@ -152,24 +152,12 @@ impl Tls {
         self.audit.record(event).await;
     }
 
+    /// An event by Gatehouse itself: a handshake has no request id yet.
     fn event(&self, action: &str, reason: &str) -> EventBody {
-        EventBody {
-            time: self.clock.now(),
-            request_id: String::new(),
-            action: action.to_owned(),
-            outcome: Outcome::Allowed,
-            reason: Some(reason.to_owned()),
-            principal: Some(String::from("gatehouse")),
-            credential_id: None,
-            auth_method: None,
-            target: None,
-            route: None,
-            method: None,
-            path: None,
-            status: None,
-            client_ip: None,
-            latency_us: None,
-        }
+        let mut event = EventBody::new(self.clock.now(), String::new(), action);
+        event.reason = Some(reason.to_owned());
+        event.principal = Some(String::from("gatehouse"));
+        event
     }
 }
 
