@@ -19,11 +19,18 @@ use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use time::OffsetDateTime;
 
-/// `meta` names of the CA certificate (PEM) and its sealed PKCS#8 key (hex).
-const CERT_META: &str = "ca.certificate";
-const KEY_META: &str = "ca.key";
+/// The `meta` entry holding the CA: its certificate (PEM) and sealed PKCS#8 key (hex),
+/// in one value so that the CA exists whole or not at all.
+const META: &str = "ca";
 /// Sealing purpose and label of the CA key (see `sealed`).
 const PURPOSE: &str = "ca-key";
+
+/// The CA as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    certificate: String,
+    sealed_key: String,
+}
 /// The CA certificate lives ten years; its leaves a month by default.
 const CA_DAYS: i64 = 3650;
 /// Default and longest leaf lifetimes, in days (397: the CA/Browser Forum's cap).
@@ -54,14 +61,13 @@ pub struct Issued {
 impl Authority {
     /// The CA of `store`, if one was created.
     pub async fn load(store: &dyn Store, master: &MasterKey) -> anyhow::Result<Option<Self>> {
-        let (Some(cert_pem), Some(sealed_hex)) =
-            (store.meta(CERT_META).await?, store.meta(KEY_META).await?)
-        else {
+        let Some(text) = store.meta(META).await? else {
             return Ok(None);
         };
-        let sealed = hex::decode(sealed_hex).context("the stored CA key is not hex")?;
-        let pkcs8 = sealed::open(master, PURPOSE, CERT_META, &sealed)?;
-        Self::from_parts(&cert_pem, pkcs8.expose()).map(Some)
+        let stored: Stored = serde_json::from_str(&text).context("the stored CA")?;
+        let sealed = hex::decode(stored.sealed_key).context("the stored CA key is not hex")?;
+        let pkcs8 = sealed::open(master, PURPOSE, META, &sealed)?;
+        Self::from_parts(&stored.certificate, pkcs8.expose()).map(Some)
     }
 
     /// Creates the CA at `now` and stores it; `None` if one exists already (the store
@@ -83,14 +89,14 @@ impl Authority {
         params.serial_number = Some(random_serial()?);
         let cert_pem = params.self_signed(&key)?.pem();
         let pkcs8 = Secret::new(key.serialize_der());
-        let sealed = sealed::seal(master, PURPOSE, CERT_META, pkcs8.expose())?;
-        if !store
-            .set_meta_if_absent(KEY_META, &hex::encode(sealed))
-            .await?
-        {
+        let stored = Stored {
+            certificate: cert_pem.clone(),
+            sealed_key: hex::encode(sealed::seal(master, PURPOSE, META, pkcs8.expose())?),
+        };
+        let stored = serde_json::to_string(&stored)?;
+        if !store.set_meta_if_absent(META, &stored).await? {
             return Ok(None);
         }
-        store.set_meta(CERT_META, &cert_pem).await?;
         Self::from_parts(&cert_pem, pkcs8.expose()).map(Some)
     }
 

@@ -267,3 +267,43 @@ async fn curl_and_openssl_present_an_issued_certificate() {
             .contains(&"no_client_certificate".to_owned())
     );
 }
+
+#[tokio::test]
+async fn the_ca_and_its_certificates_survive_a_restart_with_the_key_sealed() {
+    let mut app = crate::support::spawn_app().await;
+    let ca: Value = app
+        .post("/admin/v1/ca", &json!({}))
+        .await
+        .expect(201)
+        .json();
+    let issued: Value = app
+        .post(
+            "/admin/v1/certificates",
+            &json!({"subject": "svc.internal"}),
+        )
+        .await
+        .expect(201)
+        .json();
+    let key_body: String = issued["private_key"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    app.restart().await;
+    let again: Value = app.get("/admin/v1/ca").await.expect(200).json();
+    assert_eq!(again, ca);
+    let list: Value = app.get("/admin/v1/certificates").await.expect(200).json();
+    assert_eq!(list[0]["serial"], issued["serial"]);
+    // Neither the leaf's private key nor the CA's is readable in the data directory.
+    app.stop().await;
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&key_body[..40]), "a leaf key was stored");
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "a private key was stored in PEM"
+        );
+    }
+}
