@@ -2,7 +2,7 @@
 //! 7591 where it has one.
 
 use gatehouse_core::jose::JwkSet;
-use gatehouse_core::oauth::ClientRecord;
+use gatehouse_core::oauth::{CertBinding, ClientRecord};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -39,6 +39,13 @@ pub struct CreateClient {
     /// allowed `authorization_code`, none otherwise (default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_uris: Vec<String>,
+    /// `tls_client_auth` (RFC 8705): the subject its certificate must name — a SPIFFE
+    /// ID, DNS name or CN, as Gatehouse reads a certificate's principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject: Option<String>,
+    /// `tls_client_auth`: the SHA-256 (hex) of the one certificate it must present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_sha256: Option<String>,
 }
 
 /// `PATCH /admin/v1/clients/{id}`: absent fields are kept.
@@ -73,6 +80,13 @@ pub struct UpdateClient {
     /// Replace the redirect URIs (`[]` removes them all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
+    /// Replace the certificate of a `tls_client_auth` client with one naming this
+    /// subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject: Option<String>,
+    /// Replace it with exactly this certificate (SHA-256, hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_sha256: Option<String>,
 }
 
 /// A client as the admin API shows it; never its secret.
@@ -100,6 +114,13 @@ pub struct Client {
     /// Where the authorization endpoint may send the user back, exactly as
     /// registered (empty for a client without `authorization_code`).
     pub redirect_uris: Vec<String>,
+    /// `tls_client_auth` (RFC 8705): the subject its certificate must name — a SPIFFE
+    /// ID, DNS name or CN, as Gatehouse reads a certificate's principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject: Option<String>,
+    /// `tls_client_auth`: the SHA-256 (hex) of the one certificate it must present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_sha256: Option<String>,
     /// Whether it may obtain tokens.
     pub enabled: bool,
     /// Creation time.
@@ -144,6 +165,14 @@ impl From<&ClientRecord> for Client {
                 .iter()
                 .map(|u| u.as_str().to_owned())
                 .collect(),
+            tls_client_auth_subject: match &c.tls_client_auth {
+                Some(CertBinding::Subject(s)) => Some(s.clone()),
+                _ => None,
+            },
+            tls_client_auth_sha256: match &c.tls_client_auth {
+                Some(CertBinding::Sha256(hex)) => Some(hex.clone()),
+                _ => None,
+            },
             enabled: c.enabled,
             created_at: to_datetime(c.created_at),
             updated_at: to_datetime(c.updated_at),

@@ -23,6 +23,8 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
                 access_token_ttl: s.ttl,
                 jwks: s.jwks.as_deref().map(read_jwks).transpose()?,
                 redirect_uris: s.redirect_uris,
+                tls_client_auth_subject: s.tls_subject,
+                tls_client_auth_sha256: s.tls_sha256,
             };
             let created: ClientWithSecret =
                 http.send(Method::POST, "/admin/v1/clients", &body).await?;
@@ -83,6 +85,8 @@ fn update(c: ClientChanges) -> anyhow::Result<UpdateClient> {
         audience: c.audiences,
         token_endpoint_auth_method: c.auth_method,
         access_token_ttl: c.ttl,
+        tls_client_auth_subject: c.tls_subject,
+        tls_client_auth_sha256: c.tls_sha256,
         redirect_uris: if c.clear_redirect_uris {
             Some(Vec::new())
         } else {

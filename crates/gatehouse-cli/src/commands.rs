@@ -113,10 +113,17 @@ pub struct ClientSettings {
     /// authorization_code or refresh_token.
     #[arg(long = "grant-type")]
     pub grant_types: Vec<String>,
-    /// client_secret_basic (default), client_secret_post, private_key_jwt, or none for
-    /// a public (native) app of the authorization code flow.
+    /// client_secret_basic (default), client_secret_post, private_key_jwt,
+    /// tls_client_auth (a client certificate, with --tls-subject or --tls-sha256), or
+    /// none for a public (native) app of the authorization code flow.
     #[arg(long)]
     pub auth_method: Option<String>,
+    /// tls_client_auth: the subject (SPIFFE ID, DNS name or CN) its certificate names.
+    #[arg(long, conflicts_with = "tls_sha256")]
+    pub tls_subject: Option<String>,
+    /// tls_client_auth: the SHA-256 (hex) of the one certificate it presents.
+    #[arg(long)]
+    pub tls_sha256: Option<String>,
     /// A redirect URI for the authorization code flow (repeatable).
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
@@ -151,6 +158,12 @@ pub struct ClientChanges {
     /// Replace the public keys (a JWK Set JSON file), for private_key_jwt.
     #[arg(long)]
     pub jwks: Option<PathBuf>,
+    /// tls_client_auth: the subject (SPIFFE ID, DNS name or CN) its certificate names.
+    #[arg(long, conflicts_with = "tls_sha256")]
+    pub tls_subject: Option<String>,
+    /// tls_client_auth: the SHA-256 (hex) of the one certificate it presents.
+    #[arg(long)]
+    pub tls_sha256: Option<String>,
     /// Replace the redirect URIs (repeatable).
     #[arg(long = "redirect-uri", conflicts_with = "clear_redirect_uris")]
     pub redirect_uris: Option<Vec<String>>,

@@ -11,8 +11,8 @@ use sqlx::{Row, SqlitePool};
 pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_digest, auth_method, grant_types, scopes, \
-         audiences, access_ttl_secs, jwks, redirect_uris, enabled, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         audiences, access_ttl_secs, jwks, redirect_uris, tls_client_auth, enabled, created_at, \
+         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -24,6 +24,7 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
     .bind(redirect_uris_json(c))
+    .bind(binding_json(c))
     .bind(c.enabled)
     .bind(c.created_at.as_millis())
     .bind(c.updated_at.as_millis())
@@ -36,8 +37,8 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
 pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_clients SET name = ?, secret_digest = ?, auth_method = ?, grant_types = ?, \
-         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, redirect_uris = ?, enabled = ?, \
-         updated_at = ? WHERE id = ?",
+         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, redirect_uris = ?, \
+         tls_client_auth = ?, enabled = ?, updated_at = ? WHERE id = ?",
     )
     .bind(&c.name)
     .bind(&c.secret_digest.0[..])
@@ -48,6 +49,7 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
     .bind(redirect_uris_json(c))
+    .bind(binding_json(c))
     .bind(c.enabled)
     .bind(c.updated_at.as_millis())
     .bind(&c.id)
@@ -69,8 +71,8 @@ pub async fn delete<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<(
 pub async fn all(pool: &SqlitePool) -> Result<Vec<ClientRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, name, secret_digest, auth_method, grant_types, scopes, audiences, \
-         access_ttl_secs, jwks, redirect_uris, enabled, created_at, updated_at FROM oauth_clients \
-         ORDER BY id",
+         access_ttl_secs, jwks, redirect_uris, tls_client_auth, enabled, created_at, updated_at \
+         FROM oauth_clients ORDER BY id",
     )
     .fetch_all(pool)
     .await
@@ -119,6 +121,12 @@ fn from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
                     .map_err(|e| StoreError::Corrupt(format!("oauth_clients.redirect_uris: {e}")))
             })
             .collect::<Result<_, _>>()?,
+        tls_client_auth: row
+            .try_get::<Option<String>, _>("tls_client_auth")
+            .map_err(c)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("oauth_clients.tls_client_auth: {e}")))?,
         enabled: row.try_get("enabled").map_err(c)?,
         created_at: UnixTime::from_millis(row.try_get("created_at").map_err(c)?),
         updated_at: UnixTime::from_millis(row.try_get("updated_at").map_err(c)?),
@@ -129,6 +137,12 @@ fn jwks_json(c: &ClientRecord) -> Option<String> {
     c.jwks
         .as_ref()
         .and_then(|set| serde_json::to_string(set).ok())
+}
+
+fn binding_json(c: &ClientRecord) -> Option<String> {
+    c.tls_client_auth
+        .as_ref()
+        .and_then(|b| serde_json::to_string(b).ok())
 }
 
 fn redirect_uris_json(c: &ClientRecord) -> String {

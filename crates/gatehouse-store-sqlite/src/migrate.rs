@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0008_refresh_tokens_and_consents.sql"),
     ),
     (9, include_str!("../migrations/0009_certificates.sql")),
+    (
+        10,
+        include_str!("../migrations/0010_client_tls_binding.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

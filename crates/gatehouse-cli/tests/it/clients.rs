@@ -162,3 +162,54 @@ fn a_code_flow_client_keeps_its_redirect_uris_from_the_command_line() {
         failure(&out)
     );
 }
+
+#[test]
+fn a_certificate_client_is_registered_by_subject_then_by_fingerprint() {
+    let mut home = Home::new();
+    let (server, admin) = home.start_first();
+    let created = server.json(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "batch",
+            "--scope",
+            "orders:read",
+            "--auth-method",
+            "tls_client_auth",
+            "--tls-subject",
+            "spiffe://example.org/batch",
+        ],
+    );
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(
+        created["tls_client_auth_subject"],
+        "spiffe://example.org/batch"
+    );
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let fingerprint = "ab".repeat(32);
+    let updated = server.json(
+        &admin,
+        &["clients", "update", &id, "--tls-sha256", &fingerprint],
+    );
+    assert_eq!(
+        updated[0]["tls_client_auth_sha256"],
+        fingerprint.as_str(),
+        "{updated}"
+    );
+    assert!(updated[0].get("tls_client_auth_subject").is_none());
+    // Without the certificate to expect, refused with the reason.
+    let out = server.cli(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "x",
+            "--auth-method",
+            "tls_client_auth",
+        ],
+    );
+    assert!(failure(&out).contains("tls_client_auth"), "{out:?}");
+}

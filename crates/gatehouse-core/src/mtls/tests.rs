@@ -102,3 +102,16 @@ fn subjects_go_where_identity_reads_them_back() {
         assert_eq!(subject_placement(bad), Err(CertError::NoSubject), "{bad:?}");
     }
 }
+
+#[test]
+fn a_client_binding_matches_by_principal_or_by_exact_fingerprint() {
+    use crate::oauth::CertBinding;
+    let id = identity(&cert(vec![uri("spiffe://example.org/batch")], None)).unwrap();
+    let other = identity(&cert(vec![uri("spiffe://example.org/batch")], None)).unwrap();
+    let subject = CertBinding::Subject("spiffe://example.org/batch".into());
+    assert!(subject.matches(&id) && subject.matches(&other));
+    assert!(!CertBinding::Subject("spiffe://example.org/x".into()).matches(&id));
+    let exact = CertBinding::Sha256(id.fingerprint());
+    assert!(exact.matches(&id));
+    assert!(!exact.matches(&other), "same subject, another key");
+}

@@ -120,6 +120,7 @@ mod tests {
                 keys: vec![key.public_jwk().clone()],
             }),
             redirect_uris: vec![],
+            tls_client_auth: None,
             enabled: true,
             created_at: UnixTime::from_millis(0),
             updated_at: UnixTime::from_millis(0),

@@ -67,14 +67,18 @@ pub enum ClientAuthMethod {
     /// cannot keep a secret (RFC 6749 §2.1). It may only use the authorization code
     /// grant, where PKCE stands in for the missing credential.
     None,
+    /// A client certificate on the TLS connection (RFC 8705 §2.1), which must match
+    /// the client's registered [`CertBinding`]; its access tokens are bound to it.
+    TlsClientAuth,
 }
 
 impl ClientAuthMethod {
     /// Every method, in the order error messages list them.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
         Self::PrivateKeyJwt,
+        Self::TlsClientAuth,
         Self::None,
     ];
 
@@ -84,6 +88,7 @@ impl ClientAuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
             Self::None => "none",
         }
     }
@@ -99,7 +104,7 @@ impl ClientAuthMethod {
     pub const fn uses_secret(self) -> bool {
         match self {
             Self::ClientSecretBasic | Self::ClientSecretPost => true,
-            Self::PrivateKeyJwt | Self::None => false,
+            Self::PrivateKeyJwt | Self::TlsClientAuth | Self::None => false,
         }
     }
 }
@@ -153,6 +158,28 @@ impl ClientSecret {
     }
 }
 
+/// Which client certificate a `tls_client_auth` client presents (RFC 8705 §2.1.2):
+/// one naming this subject — as Gatehouse reads a certificate's principal, SAN URI
+/// else SAN DNS else CN — from a trusted CA, or exactly this certificate.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertBinding {
+    /// The certificate's principal.
+    Subject(String),
+    /// SHA-256 of the certificate's DER, lowercase hex.
+    Sha256(String),
+}
+
+impl CertBinding {
+    /// Whether `cert` (verified by the TLS layer) is the one this binding names.
+    pub fn matches(&self, cert: &crate::mtls::CertIdentity) -> bool {
+        match self {
+            Self::Subject(subject) => cert.principal == *subject,
+            Self::Sha256(hex) => cert.fingerprint() == *hex,
+        }
+    }
+}
+
 /// An OAuth client as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRecord {
@@ -178,6 +205,8 @@ pub struct ClientRecord {
     /// Where the authorization endpoint may send the user back (RFC 6749 §3.1.2): one
     /// or more for a client allowed the authorization code grant, none otherwise.
     pub redirect_uris: Vec<RedirectUri>,
+    /// The certificate a `tls_client_auth` client must present; `None` for others.
+    pub tls_client_auth: Option<CertBinding>,
     /// A disabled client is refused.
     pub enabled: bool,
     /// Creation time.
@@ -196,7 +225,8 @@ impl ClientRecord {
             ClientAuthMethod::None => ClientKind::Native,
             ClientAuthMethod::ClientSecretBasic
             | ClientAuthMethod::ClientSecretPost
-            | ClientAuthMethod::PrivateKeyJwt => ClientKind::Confidential,
+            | ClientAuthMethod::PrivateKeyJwt
+            | ClientAuthMethod::TlsClientAuth => ClientKind::Confidential,
         }
     }
 
@@ -244,6 +274,7 @@ mod tests {
             audiences: Vec::new(),
             access_ttl_secs: None,
             jwks: None,
+            tls_client_auth: None,
             redirect_uris: Vec::new(),
             enabled: true,
             created_at: UnixTime::from_millis(0),

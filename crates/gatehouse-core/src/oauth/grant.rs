@@ -128,6 +128,7 @@ mod tests {
             audiences: vec!["orders".into()],
             access_ttl_secs: None,
             jwks: None,
+            tls_client_auth: None,
             redirect_uris: vec![],
             enabled: true,
             created_at: UnixTime::from_millis(0),

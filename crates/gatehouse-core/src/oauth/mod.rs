@@ -13,7 +13,9 @@ pub mod refresh;
 pub mod registration;
 
 pub use assertion::{ASSERTION_TYPE, Assertion, claimed_client, verify_assertion};
-pub use client::{ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest};
+pub use client::{
+    CertBinding, ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest,
+};
 pub use grant::{OAuthError, access_claims, granted_scopes};
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use redirect::{

@@ -17,7 +17,7 @@
 //!   is a web server and must use https, even on a developer's machine, so that a
 //!   stolen code can be redeemed only by the server that holds the credential.
 
-use super::client::{ClientAuthMethod, ClientRecord, GrantType};
+use super::client::{CertBinding, ClientAuthMethod, ClientRecord, GrantType};
 use super::redirect::{ClientKind, RedirectError, RedirectKind, RedirectUri};
 
 /// Most redirect URIs a client may register.
@@ -66,6 +66,12 @@ pub enum MetadataError {
         /// Its position in `redirect_uris`.
         index: usize,
     },
+    /// `tls_client_auth` without the certificate to expect, or such a certificate for
+    /// another method.
+    #[error(
+        "tls_client_auth needs exactly one of tls_client_auth_subject and tls_client_auth_sha256 (a 64-digit hex SHA-256), and they are only for tls_client_auth"
+    )]
+    CertBinding,
 }
 
 impl MetadataError {
@@ -77,9 +83,10 @@ impl MetadataError {
             | Self::DuplicateRedirectUri { .. }
             | Self::MissingRedirectUri
             | Self::NativeRedirectUri { .. } => "invalid_redirect_uri",
-            Self::UnusedRedirectUris | Self::RefreshWithoutCode | Self::PublicClientGrant(_) => {
-                "invalid_client_metadata"
-            }
+            Self::UnusedRedirectUris
+            | Self::RefreshWithoutCode
+            | Self::PublicClientGrant(_)
+            | Self::CertBinding => "invalid_client_metadata",
         }
     }
 }
@@ -114,6 +121,24 @@ pub fn check_metadata(client: &ClientRecord) -> Result<(), MetadataError> {
         && let Some(grant) = client.grant_types.iter().find(|g| !public_may_use(**g))
     {
         return Err(MetadataError::PublicClientGrant(grant.as_str()));
+    }
+    // Lowercase, as fingerprints are compared as text.
+    let sha256_ok = |hex: &str| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let binding_ok = match (&client.tls_client_auth, client.auth_method) {
+        (None, method) => method != ClientAuthMethod::TlsClientAuth,
+        (Some(CertBinding::Subject(s)), ClientAuthMethod::TlsClientAuth) => {
+            crate::mtls::subject_placement(s).is_ok()
+        }
+        (Some(CertBinding::Sha256(hex)), ClientAuthMethod::TlsClientAuth) => sha256_ok(hex),
+        (Some(_), _) => false,
+    };
+    if !binding_ok {
+        return Err(MetadataError::CertBinding);
     }
     if client.redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(MetadataError::TooManyRedirectUris);

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use gatehouse_api::clients::OAuthErrorBody;
 use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_core::mtls::CertIdentity;
 use gatehouse_core::oauth::{
     ASSERTION_TYPE, ClientAuthMethod, ClientRecord, OAuthError, SecretDigest, claimed_client,
     verify_assertion,
@@ -24,13 +25,16 @@ pub struct FormCredentials {
     client_assertion: Option<String>,
 }
 
-/// Client authentication (RFC 6749 §2.3, RFC 7523 §2.2): HTTP Basic, the form's
-/// `client_id` and `client_secret`, or a signed `client_assertion` — exactly one of
-/// them, and the one the client registered.
+/// Client authentication (RFC 6749 §2.3, RFC 7523 §2.2, RFC 8705 §2.1): HTTP Basic,
+/// the form's `client_id` and `client_secret`, a signed `client_assertion`, or the
+/// `client_id` of a client whose certificate is on the connection (`client_cert`,
+/// verified in the TLS handshake) — exactly one of them, and the one the client
+/// registered.
 pub fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &FormCredentials,
+    client_cert: Option<&CertIdentity>,
 ) -> Result<Arc<ClientRecord>, OAuthError> {
     let basic = basic_credentials(headers)?;
     if let Some(assertion) = &form.client_assertion {
@@ -67,14 +71,31 @@ pub fn authenticate(
             )
         }
         (None, None) => {
-            // A public client (RFC 6749 §2.1) names itself and proves nothing; it may
-            // only redeem codes, which PKCE binds to the app that asked for them.
-            return client_id
+            let client = client_id
                 .and_then(|id| state.clients.get(id))
-                .filter(|c| c.enabled && c.auth_method == ClientAuthMethod::None)
-                .ok_or_else(|| {
-                    OAuthError::InvalidClient("client authentication is required".into())
-                });
+                .filter(|c| c.enabled);
+            return match client {
+                // A public client (RFC 6749 §2.1) names itself and proves nothing; it
+                // may only redeem codes, which PKCE binds to the app that asked.
+                Some(c) if c.auth_method == ClientAuthMethod::None => Ok(c),
+                Some(c) if c.auth_method == ClientAuthMethod::TlsClientAuth => {
+                    let presented = c
+                        .tls_client_auth
+                        .as_ref()
+                        .zip(client_cert)
+                        .is_some_and(|(binding, cert)| binding.matches(cert));
+                    if presented {
+                        Ok(c)
+                    } else {
+                        Err(OAuthError::InvalidClient(
+                            "this client must present its registered certificate over TLS".into(),
+                        ))
+                    }
+                }
+                _ => Err(OAuthError::InvalidClient(
+                    "client authentication is required".into(),
+                )),
+            };
         }
     };
     let client = state.clients.get(&id);

@@ -19,8 +19,8 @@ use gatehouse_api::clients::{Client, ClientWithSecret, CreateClient, UpdateClien
 use gatehouse_api::{Page, Problem};
 use gatehouse_core::jose::{JwkSet, VerifyingKey};
 use gatehouse_core::oauth::{
-    ClientAuthMethod, ClientRecord, ClientSecret, GrantType, MetadataError, check_metadata,
-    parse_redirect_uris,
+    CertBinding, ClientAuthMethod, ClientRecord, ClientSecret, GrantType, MetadataError,
+    check_metadata, parse_redirect_uris,
 };
 use gatehouse_core::scope::{CLIENTS, ScopeSet};
 use gatehouse_core::{id, policy};
@@ -49,6 +49,7 @@ pub async fn create(
                 name: checked_name(&req.name)?,
                 secret_digest: secret.digest(),
                 jwks: client_keys(method, req.jwks)?,
+                tls_client_auth: binding(req.tls_client_auth_subject, req.tls_client_auth_sha256),
                 auth_method: method,
                 grant_types: grant_types(req.grant_types.as_deref())?,
                 scopes,
@@ -164,6 +165,15 @@ pub async fn update(
                 let keys = req.jwks.clone().or_else(|| record.jwks.clone());
                 record.jwks = client_keys(record.auth_method, keys)?;
             }
+            if req.tls_client_auth_subject.is_some() || req.tls_client_auth_sha256.is_some() {
+                record.tls_client_auth = binding(
+                    req.tls_client_auth_subject.clone(),
+                    req.tls_client_auth_sha256.clone(),
+                );
+            } else if record.auth_method != ClientAuthMethod::TlsClientAuth {
+                // Switching away from tls_client_auth drops the certificate with it.
+                record.tls_client_auth = None;
+            }
             if let Some(secs) = req.access_token_ttl {
                 record.access_ttl_secs = Some(ttl(secs)?);
             }
@@ -251,6 +261,9 @@ fn no_secret(method: ClientAuthMethod) -> Result<(), ApiError> {
         ClientAuthMethod::PrivateKeyJwt => {
             "this client authenticates with private_key_jwt: update its jwks instead"
         }
+        ClientAuthMethod::TlsClientAuth => {
+            "this client authenticates with its certificate: update tls_client_auth_subject or tls_client_auth_sha256 instead"
+        }
         ClientAuthMethod::None => {
             "this client is public (token_endpoint_auth_method none) and has no secret to rotate"
         }
@@ -331,6 +344,18 @@ fn auth_method(name: Option<&str>) -> Result<ClientAuthMethod, ApiError> {
                 ),
             )
         }),
+    }
+}
+
+/// The certificate a `tls_client_auth` client presents, from the request's two
+/// fields; `check_metadata` then allows it only for that method. Both fields at once
+/// become an empty fingerprint, which `check_metadata` refuses like any malformed one.
+fn binding(subject: Option<String>, sha256: Option<String>) -> Option<CertBinding> {
+    match (subject, sha256) {
+        (Some(subject), None) => Some(CertBinding::Subject(subject)),
+        (None, Some(hex)) => Some(CertBinding::Sha256(hex.to_ascii_lowercase())),
+        (Some(_), Some(_)) => Some(CertBinding::Sha256(String::new())),
+        (None, None) => None,
     }
 }
 

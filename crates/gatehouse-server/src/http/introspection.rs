@@ -5,6 +5,7 @@
 
 use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
+use crate::listener::Peer;
 use crate::refresh_tokens;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
@@ -15,6 +16,7 @@ use axum::{Extension, Json};
 use gatehouse_core::api_key::ApiKey;
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::jose::VerifiedToken;
+use gatehouse_core::mtls::CertIdentity;
 use gatehouse_core::oauth::OAuthError;
 use gatehouse_core::oauth::refresh;
 use gatehouse_core::scope::{Scope, VERIFY};
@@ -37,13 +39,17 @@ pub struct TokenForm {
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestContext>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
     let mut event = ctx.event(state.clock.now(), "oauth.introspect", Outcome::Denied, 0);
     let result = async {
         let form = form_of(form)?;
-        let caller = introspector(&state, &headers, &form)?;
+        let cert = peer
+            .as_ref()
+            .and_then(|Extension(p)| p.client_cert.as_deref());
+        let caller = introspector(&state, &headers, &form, cert)?;
         event.principal = Some(caller.clone());
         let token = form
             .token
@@ -75,13 +81,17 @@ pub async fn introspect(
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestContext>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
     let mut event = ctx.event(state.clock.now(), "oauth.revoke", Outcome::Denied, 0);
     let result = async {
         let form = form_of(form)?;
-        let client = authenticate(&state, &headers, &form.credentials)?;
+        let cert = peer
+            .as_ref()
+            .and_then(|Extension(p)| p.client_cert.as_deref());
+        let client = authenticate(&state, &headers, &form.credentials, cert)?;
         event.principal = Some(client.id.clone());
         event.credential_id = Some(client.id.clone());
         let token = form
@@ -139,6 +149,7 @@ fn introspector(
     state: &AppState,
     headers: &HeaderMap,
     form: &TokenForm,
+    cert: Option<&CertIdentity>,
 ) -> Result<String, OAuthError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -148,7 +159,7 @@ fn introspector(
         .map(|(_, key)| key.trim());
     let Some(key) = bearer else {
         // A public client proves nothing about itself, so it learns nothing here.
-        return authenticate(state, headers, &form.credentials).and_then(|client| {
+        return authenticate(state, headers, &form.credentials, cert).and_then(|client| {
             if client.auth_method == gatehouse_core::oauth::ClientAuthMethod::None {
                 Err(OAuthError::InvalidClient(
                     "a public client cannot introspect tokens".into(),
@@ -239,7 +250,7 @@ fn introspection(token: Option<&VerifiedToken>) -> Value {
         "active": true,
         "token_type": "Bearer",
         "iss": c.iss, "sub": c.sub, "aud": c.aud, "exp": c.exp, "iat": c.iat, "nbf": c.nbf,
-        "jti": c.jti, "client_id": c.client_id, "scope": c.scope,
+        "jti": c.jti, "client_id": c.client_id, "scope": c.scope, "cnf": c.cnf,
     });
     if let Some(obj) = body.as_object_mut() {
         obj.retain(|_, v| !v.is_null());

@@ -88,10 +88,32 @@ fn metadata_fields(state: &AppState) -> serde_json::Map<String, serde_json::Valu
             ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256"],
     });
-    match fields {
+    let mut fields = match fields {
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
+    };
+    if state
+        .settings
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.verifies_clients())
+    {
+        // RFC 8705: only where client certificates reach the server.
+        for list in [
+            "token_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            if let Some(serde_json::Value::Array(methods)) = fields.get_mut(list) {
+                methods.push(json!("tls_client_auth"));
+            }
+        }
+        fields.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            json!(true),
+        );
     }
+    fields
 }
 
 fn metadata(fields: serde_json::Map<String, serde_json::Value>) -> impl IntoResponse {

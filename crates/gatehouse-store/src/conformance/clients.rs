@@ -1,6 +1,8 @@
 use crate::{Store, StoreError};
 use gatehouse_core::UnixTime;
-use gatehouse_core::oauth::{ClientAuthMethod, ClientRecord, GrantType, RedirectUri, SecretDigest};
+use gatehouse_core::oauth::{
+    CertBinding, ClientAuthMethod, ClientRecord, GrantType, RedirectUri, SecretDigest,
+};
 use gatehouse_core::scope::ScopeSet;
 
 fn client(id: &str) -> ClientRecord {
@@ -21,6 +23,7 @@ fn client(id: &str) -> ClientRecord {
             .unwrap(),
         ),
         redirect_uris: Vec::new(),
+        tls_client_auth: None,
         enabled: true,
         created_at: UnixTime::from_millis(1_700_000_000_000),
         updated_at: UnixTime::from_millis(1_700_000_000_001),
@@ -33,6 +36,7 @@ pub fn native_app(id: &str) -> ClientRecord {
         auth_method: ClientAuthMethod::None,
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         jwks: None,
+        tls_client_auth: None,
         redirect_uris: vec![
             RedirectUri::parse("com.example.app:/oauth/callback").unwrap(),
             RedirectUri::parse("http://127.0.0.1/callback?from=app").unwrap(),
@@ -47,6 +51,8 @@ pub async fn clients_read_back_every_field(store: &dyn Store) {
     b.access_ttl_secs = None;
     b.jwks = None;
     b.audiences.clear();
+    b.auth_method = ClientAuthMethod::TlsClientAuth;
+    b.tls_client_auth = Some(CertBinding::Subject("spiffe://example.org/b".into()));
     store.insert_client(&b).await.unwrap();
     store.insert_client(&client("cli_a")).await.unwrap();
     assert_eq!(store.clients().await.unwrap(), vec![client("cli_a"), b]);

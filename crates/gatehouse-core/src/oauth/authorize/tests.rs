@@ -17,6 +17,7 @@ fn client() -> ClientRecord {
         audiences: Vec::new(),
         access_ttl_secs: None,
         jwks: None,
+        tls_client_auth: None,
         redirect_uris: vec![RedirectUri::parse(CALLBACK).unwrap()],
         enabled: true,
         created_at: UnixTime::from_millis(0),

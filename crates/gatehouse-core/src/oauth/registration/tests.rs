@@ -15,6 +15,7 @@ fn client(auth_method: ClientAuthMethod, grants: &[GrantType], uris: &[&str]) ->
         audiences: Vec::new(),
         access_ttl_secs: None,
         jwks: None,
+        tls_client_auth: None,
         redirect_uris: uris
             .iter()
             .map(|u| RedirectUri::parse(u).unwrap())
@@ -240,4 +241,24 @@ fn the_record_check_repeats_the_count_and_duplicate_rules() {
         .map(|i| RedirectUri::parse(&format!("https://app.example/{i}")).unwrap())
         .collect();
     assert_eq!(check_metadata(&c), Err(MetadataError::TooManyRedirectUris));
+}
+
+#[test]
+fn tls_client_auth_needs_exactly_its_certificate_binding() {
+    let mut c = client(ClientAuthMethod::TlsClientAuth, &[ClientCredentials], &[]);
+    assert_eq!(check_metadata(&c), Err(MetadataError::CertBinding));
+    c.tls_client_auth = Some(CertBinding::Subject("spiffe://example.org/batch".into()));
+    assert_eq!(check_metadata(&c), Ok(()));
+    c.tls_client_auth = Some(CertBinding::Sha256("ab".repeat(32)));
+    assert_eq!(check_metadata(&c), Ok(()));
+    for bad in ["AB".repeat(32), "ab".repeat(31), "zz".repeat(32)] {
+        c.tls_client_auth = Some(CertBinding::Sha256(bad.clone()));
+        assert_eq!(check_metadata(&c), Err(MetadataError::CertBinding), "{bad}");
+    }
+    c.tls_client_auth = Some(CertBinding::Subject("tab\there".into()));
+    assert_eq!(check_metadata(&c), Err(MetadataError::CertBinding));
+    let mut basic = client(BASIC, &[ClientCredentials], &[]);
+    basic.tls_client_auth = Some(CertBinding::Subject("svc".into()));
+    assert_eq!(check_metadata(&basic), Err(MetadataError::CertBinding));
+    assert_eq!(MetadataError::CertBinding.code(), "invalid_client_metadata");
 }

@@ -11,7 +11,12 @@ use crate::state::AppState;
 use gatehouse_core::oauth::refresh;
 use gatehouse_core::oauth::{ClientRecord, CodeVerifier, GrantType, OAuthError};
 
-pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
+pub(super) async fn grant(
+    state: &AppState,
+    client: &ClientRecord,
+    req: &TokenRequest,
+    bound: Option<&str>,
+) -> Issued {
     let code = req
         .code
         .as_deref()
@@ -49,7 +54,7 @@ pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRe
         ));
     }
     let user = active_user(state, &grant.user_id).await?;
-    let access = sign_access(state, client, &grant.scopes, Some(&user.id))?;
+    let access = sign_access(state, client, &grant.scopes, Some(&user.id), bound)?;
     let id_token = id_token(
         state,
         client,

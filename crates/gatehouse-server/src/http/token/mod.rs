@@ -9,6 +9,7 @@ mod code;
 mod refresh;
 
 use super::client_auth::{FormCredentials, answer, authenticate};
+use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -18,8 +19,12 @@ use axum::{Extension, Json};
 use gatehouse_api::clients::{OAuthErrorBody, TokenResponse};
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::jose::Alg;
+use gatehouse_core::jose::claims::Confirmation;
+use gatehouse_core::mtls::CertIdentity;
 use gatehouse_core::oauth::oidc::{self, IdTokenSubject};
-use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError, access_claims, granted_scopes};
+use gatehouse_core::oauth::{
+    ClientAuthMethod, ClientRecord, GrantType, OAuthError, access_claims, granted_scopes,
+};
 use gatehouse_core::scope::ScopeSet;
 use gatehouse_core::user::UserRecord;
 use gatehouse_core::{UnixTime, base62};
@@ -49,11 +54,15 @@ pub struct TokenRequest {
 pub async fn token(
     State(state): State<Arc<AppState>>,
     Extension(ctx): Extension<RequestContext>,
+    peer: Option<Extension<Peer>>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
     let mut event = ctx.event(state.clock.now(), ACTION, Outcome::Denied, 0);
-    let (client, result) = issue(&state, &headers, form).await;
+    let cert = peer
+        .as_ref()
+        .and_then(|Extension(p)| p.client_cert.as_deref());
+    let (client, result) = issue(&state, &headers, form, cert).await;
     event.principal = client.as_ref().map(|c| c.id.clone());
     event.credential_id = event.principal.clone();
     event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().to_owned());
@@ -89,6 +98,7 @@ async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     form: Result<Form<TokenRequest>, FormRejection>,
+    cert: Option<&CertIdentity>,
 ) -> (Option<Arc<ClientRecord>>, Issued) {
     let req = match form {
         Ok(Form(req)) => req,
@@ -102,15 +112,25 @@ async fn issue(
             return (None, Err(OAuthError::InvalidRequest(detail)));
         }
     };
-    let client = match authenticate(state, headers, &req.credentials) {
+    let client = match authenticate(state, headers, &req.credentials, cert) {
         Ok(client) => client,
         Err(e) => return (None, Err(e)),
     };
-    let result = grant(state, &client, &req).await;
+    // RFC 8705 §3: a client that proved itself with a certificate gets tokens only
+    // that certificate can use.
+    let bound = cert
+        .filter(|_| client.auth_method == ClientAuthMethod::TlsClientAuth)
+        .map(CertIdentity::x5t_s256);
+    let result = grant(state, &client, &req, bound.as_deref()).await;
     (Some(client), result)
 }
 
-async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
+async fn grant(
+    state: &AppState,
+    client: &ClientRecord,
+    req: &TokenRequest,
+    bound: Option<&str>,
+) -> Issued {
     let grant_type = req
         .grant_type
         .as_deref()
@@ -126,11 +146,11 @@ async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> I
     match grant {
         GrantType::ClientCredentials => {
             let scopes = granted_scopes(client, req.scope.as_deref())?;
-            let access = sign_access(state, client, &scopes, None)?;
+            let access = sign_access(state, client, &scopes, None, bound)?;
             access.response(GrantType::ClientCredentials, None, None)
         }
-        GrantType::AuthorizationCode => code::grant(state, client, req).await,
-        GrantType::RefreshToken => refresh::grant(state, client, req).await,
+        GrantType::AuthorizationCode => code::grant(state, client, req, bound).await,
+        GrantType::RefreshToken => refresh::grant(state, client, req, bound).await,
     }
 }
 
@@ -170,12 +190,14 @@ impl SignedAccess {
     }
 }
 
-/// Signs an access token for `client` with `scopes`, on behalf of `user` if any.
+/// Signs an access token for `client` with `scopes`, on behalf of `user` if any,
+/// bound to the certificate with thumbprint `bound` if any (`cnf.x5t#S256`).
 fn sign_access(
     state: &AppState,
     client: &ClientRecord,
     scopes: &ScopeSet,
     user: Option<&str>,
+    bound: Option<&str>,
 ) -> Result<SignedAccess, OAuthError> {
     let now = state.clock.now();
     let ttl = access_ttl(state, client);
@@ -191,6 +213,9 @@ fn sign_access(
     if let Some(user) = user {
         claims.sub = Some(user.to_owned());
     }
+    claims.cnf = bound.map(|thumbprint| Confirmation {
+        x5t_s256: Some(thumbprint.to_owned()),
+    });
     let signer = state.signing_keys.signer(now).ok_or_else(no_signing_key)?;
     let token = signer
         .signer

@@ -13,7 +13,12 @@ use gatehouse_core::oauth::refresh::{self, RefreshRecord, RefreshRefusal};
 use gatehouse_core::oauth::{ClientRecord, GrantType, OAuthError};
 use gatehouse_core::scope::ScopeSet;
 
-pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRequest) -> Issued {
+pub(super) async fn grant(
+    state: &AppState,
+    client: &ClientRecord,
+    req: &TokenRequest,
+    bound: Option<&str>,
+) -> Issued {
     let presented = req
         .refresh_token
         .as_deref()
@@ -42,7 +47,7 @@ pub(super) async fn grant(state: &AppState, client: &ClientRecord, req: &TokenRe
             "none of the granted scopes is still allowed".into(),
         ));
     }
-    let access = sign_access(state, client, &scopes, Some(&user.id))?;
+    let access = sign_access(state, client, &scopes, Some(&user.id), bound)?;
     let id_token = id_token(state, client, &user, record.auth_time, None, &access)?;
     let minted = refresh_tokens::mint(now).map_err(|_| try_again())?;
     let next = refresh::successor(

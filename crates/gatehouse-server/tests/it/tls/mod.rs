@@ -2,6 +2,7 @@
 //! (`listeners`) and by Gatehouse's own CA (`builtin_ca`), presented by reqwest, curl
 //! and openssl.
 
+mod bound_tokens;
 mod builtin_ca;
 mod listeners;
 
