@@ -14,8 +14,9 @@ use gatehouse_core::api_key::{ApiKey, Denial};
 use gatehouse_core::auth::{AuthMethod, Authenticated};
 use gatehouse_core::jose::{TokenError, VerifiedToken};
 use gatehouse_core::mtls::CertIdentity;
+use gatehouse_core::oauth::CertBinding;
 use gatehouse_core::rate_limit::BucketState;
-use gatehouse_core::scope::{Scope, ScopeSet};
+use gatehouse_core::scope::Scope;
 use std::sync::Arc;
 
 /// Header carrying an API key, as an alternative to `Authorization: Bearer` (the same
@@ -241,13 +242,23 @@ async fn token(
 
 /// The holder of a verified client certificate. One the built-in CA issued carries
 /// its scopes — unless revoked since, which ends connections already open at their
-/// next request; one from another trusted CA proves who, and may do only what needs
-/// no scope.
+/// next request; one registered by fingerprint on an enabled `tls_client_auth` client
+/// carries that client's scopes (SPEC §4); any other from a trusted CA proves who, and
+/// may do only what needs no scope.
 fn certificate_holder(state: &AppState, cert: &CertIdentity) -> Result<Authenticated, Denied> {
     let scopes = match state.certificates.standing(&cert.sha256) {
         Standing::Registered(scopes) => scopes,
-        Standing::Unknown => ScopeSet::default(),
         Standing::Revoked => return Err(Denied::InvalidCertificate("revoked_certificate")),
+        Standing::Unknown => {
+            let fingerprint = CertBinding::Sha256(cert.fingerprint());
+            state
+                .clients
+                .all()
+                .iter()
+                .find(|c| c.enabled && c.tls_client_auth.as_ref() == Some(&fingerprint))
+                .map(|c| c.scopes.clone())
+                .unwrap_or_default()
+        }
     };
     Ok(Authenticated::certificate_holder(cert, scopes))
 }

@@ -1,7 +1,11 @@
 //! HTTPS on both listeners (SPEC §4) with rustls: TLS 1.2 and 1.3 only, client
-//! certificates verified against the configured CAs during the handshake, and the
-//! certificate, key and CA files read again when they change — without a restart and
-//! without touching connections already open.
+//! certificates verified during the handshake against the `client_ca` files and the
+//! built-in CA (by the server's clock, refusing certificates Gatehouse revoked), and
+//! the certificate, key and CA files read again when they change — without a restart
+//! and without touching connections already open.
+//!
+//! A resumed TLS session is not verified again; that is why a revocation is also
+//! checked at every request (`gateway/decision.rs`), not only here.
 //!
 //! A verified client certificate becomes the connection's [`CertIdentity`] (core's
 //! `mtls`), which the gateway's `mtls` routes authenticate by. A handshake refused

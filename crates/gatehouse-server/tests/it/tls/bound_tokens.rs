@@ -151,6 +151,26 @@ async fn a_client_registered_by_fingerprint_accepts_only_that_certificate() {
     assert_eq!(status, 200);
     let (status, _) = token(&s.client(Some(&twin)), &s, &id).await;
     assert_eq!(status, 401, "same subject, another certificate");
+    // On an mtls route, the registered certificate carries the client's scopes
+    // (SPEC §4); its twin proves who but holds none.
+    let reply = s
+        .client(Some(&cert))
+        .get(s.gateway("/scoped/fp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(
+        s.upstream.last().header("x-gatehouse-scopes"),
+        Some("orders:read")
+    );
+    let reply = s
+        .client(Some(&twin))
+        .get(s.gateway("/scoped/fp"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 403);
 
     // Both bindings at once, or one for another method: refused at registration.
     for body in [
