@@ -139,16 +139,13 @@ impl IntoResponse for Refusal {
                 StatusCode::FORBIDDEN,
                 r#"Bearer realm="gatehouse", error="insufficient_scope", scope="openid""#,
             ),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"Bearer realm="gatehouse""#,
-            ),
+            // Not the token's fault: no challenge, and a retry may succeed.
+            Self::Unavailable => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         };
         let mut response = status.into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         response
     }
 }
