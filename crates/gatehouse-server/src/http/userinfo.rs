@@ -143,9 +143,10 @@ impl IntoResponse for Refusal {
             Self::Unavailable => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         };
         let mut response = status.into_response();
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
         response
     }
 }

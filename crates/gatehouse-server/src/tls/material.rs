@@ -2,6 +2,7 @@
 //! reasons for refusing a client certificate turned into audit reasons.
 
 use super::verifier::{ClockTime, RefuseRevoked};
+use crate::audit_log::AuditLog;
 use crate::ca::Certificates;
 use crate::clock::Clock;
 use crate::config::{ClientAuth, TlsSettings};
@@ -22,6 +23,7 @@ pub fn server_config(
     settings: &TlsSettings,
     clock: Arc<dyn Clock>,
     known: &Arc<Certificates>,
+    audit: Option<&AuditLog>,
 ) -> anyhow::Result<ServerConfig> {
     let chain = certificates(&settings.cert)?;
     let key = PrivateKeyDer::from_pem_file(&settings.key)
@@ -29,10 +31,10 @@ pub fn server_config(
     // The provider is named, not taken from the process default, which is ambiguous
     // (and panics) when another dependency enables a second one.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder =
-        ServerConfig::builder_with_details(Arc::clone(&provider), Arc::new(ClockTime(clock)))
-            .with_safe_default_protocol_versions()
-            .context("TLS protocol versions")?;
+    let time = Arc::new(ClockTime(Arc::clone(&clock)));
+    let builder = ServerConfig::builder_with_details(Arc::clone(&provider), time)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
     let mut roots = RootCertStore::empty();
     if settings.client_auth != ClientAuth::Off {
         for path in &settings.client_ca {
@@ -68,6 +70,8 @@ pub fn server_config(
             builder.with_client_cert_verifier(Arc::new(RefuseRevoked {
                 inner: verifier.build().context("client CAs")?,
                 certificates: Arc::clone(known),
+                audit: audit.cloned(),
+                clock,
             }))
         }
     };
@@ -99,11 +103,15 @@ pub fn stamps(settings: &TlsSettings) -> Vec<Option<SystemTime>> {
         .collect()
 }
 
+/// The audit reason of a handshake without the certificate `client_auth =
+/// "required"` demands.
+pub const NO_CERTIFICATE: &str = "no_client_certificate";
+
 /// The audit reason when `error` refuses the client's certificate; `None` for other
 /// handshake failures.
 pub fn client_cert_refusal(error: &rustls::Error) -> Option<String> {
     let reason = match error {
-        rustls::Error::NoCertificatesPresented => "no_client_certificate",
+        rustls::Error::NoCertificatesPresented => NO_CERTIFICATE,
         rustls::Error::InvalidCertificate(e) => match e {
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired",
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {

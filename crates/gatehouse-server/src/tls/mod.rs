@@ -62,7 +62,7 @@ impl Tls {
         audit: AuditLog,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<Self>> {
-        let config = material::server_config(settings, Arc::clone(&clock), &known)?;
+        let config = material::server_config(settings, Arc::clone(&clock), &known, Some(&audit))?;
         Ok(Arc::new(Self {
             stamps: Mutex::new(material::stamps(settings)),
             acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
@@ -106,8 +106,10 @@ impl Tls {
         })
     }
 
-    /// Audits a handshake that failed over the client's certificate; other failures
-    /// (port scanners, plain HTTP on the TLS port) are only logged.
+    /// Audits a handshake that failed because a required certificate was missing (a
+    /// certificate that was presented and refused is audited by the verifier, which
+    /// still has it); other failures (port scanners, plain HTTP on the TLS port) are
+    /// only logged.
     async fn refused(&self, peer: SocketAddr, error: &std::io::Error) {
         let reason = error
             .get_ref()
@@ -118,6 +120,9 @@ impl Tls {
             return;
         };
         tracing::info!(%peer, reason, "client certificate refused");
+        if reason != material::NO_CERTIFICATE {
+            return;
+        }
         let mut event = self.event("tls.handshake", &reason);
         event.outcome = Outcome::Denied;
         event.principal = None;
@@ -141,7 +146,8 @@ impl Tls {
     /// created and becomes a trust anchor); on failure the one in use stays.
     pub async fn rebuild(&self, why: &str) {
         let mut event = self.event("tls.reload", why);
-        match material::server_config(&self.settings, Arc::clone(&self.clock), &self.known) {
+        let clock = Arc::clone(&self.clock);
+        match material::server_config(&self.settings, clock, &self.known, Some(&self.audit)) {
             Ok(config) => {
                 *self.acceptor.write() = TlsAcceptor::from(Arc::new(config));
                 tracing::info!("TLS certificate, key and client CAs reloaded");
@@ -170,7 +176,7 @@ impl Tls {
 pub fn check(settings: &TlsSettings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
     let known = Arc::new(Certificates::default());
-    material::server_config(settings, clock, &known).map(drop)
+    material::server_config(settings, clock, &known, None).map(drop)
 }
 
 /// Checks the files every second and reloads them when they change.

@@ -1,10 +1,15 @@
 //! Two adapters that make rustls see what Gatehouse sees: the server's clock (so a
 //! certificate's validity is judged by the same time as everything else, and tests
 //! can move it), and the revocations of the built-in CA (a revoked certificate fails
-//! its next handshake, before webpki is even asked).
+//! its next handshake, before webpki is even asked). The verifier is also where a
+//! refused certificate is still at hand, so it audits the refusal with the
+//! certificate's fingerprint and principal.
 
+use crate::audit_log::AuditLog;
 use crate::ca::{Certificates, Standing};
 use crate::clock::Clock;
+use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_core::mtls;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -29,13 +34,45 @@ impl rustls::time_provider::TimeProvider for ClockTime {
     }
 }
 
-/// A client certificate verifier that refuses revoked certificates, then asks webpki.
-#[derive(Debug)]
+/// A client certificate verifier that refuses revoked certificates, then asks webpki,
+/// and audits every refusal.
 pub struct RefuseRevoked {
     /// webpki's verifier over the trusted CAs.
     pub inner: Arc<dyn ClientCertVerifier>,
     /// The certificates Gatehouse issued, and their revocations.
     pub certificates: Arc<Certificates>,
+    /// Where refusals are recorded (none for `gatehouse config check`).
+    pub audit: Option<AuditLog>,
+    /// The time of the events.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for RefuseRevoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefuseRevoked").finish_non_exhaustive()
+    }
+}
+
+impl RefuseRevoked {
+    /// Audits a refused certificate as `tls.handshake`: its fingerprint, the principal
+    /// it names (if it parses) and rustls's reason. Queued from a task: verification
+    /// is synchronous.
+    fn report(&self, der: &[u8], sha256: &[u8; 32], error: &rustls::Error) {
+        let (Some(audit), Ok(runtime)) = (&self.audit, tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let reason = super::material::client_cert_refusal(error)
+            .unwrap_or_else(|| String::from("invalid_certificate"));
+        let mut event = EventBody::new(self.clock.now(), String::new(), "tls.handshake");
+        event.outcome = Outcome::Denied;
+        event.reason = Some(reason);
+        event.auth_method = Some(String::from("mtls"));
+        event.credential_id = Some(gatehouse_core::hex::encode(sha256));
+        event.principal = mtls::identity(der).ok().map(|id| id.principal);
+        let audit = audit.clone();
+        runtime.spawn(async move { audit.record(event).await });
+    }
 }
 
 impl ClientCertVerifier for RefuseRevoked {
@@ -58,11 +95,16 @@ impl ClientCertVerifier for RefuseRevoked {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let sha256: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        if self.certificates.standing(&sha256) == Standing::Revoked {
-            return Err(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        let verified = if self.certificates.standing(&sha256) == Standing::Revoked {
+            Err(rustls::Error::InvalidCertificate(CertificateError::Revoked))
+        } else {
+            self.inner
+                .verify_client_cert(end_entity, intermediates, now)
+        };
+        if let Err(error) = &verified {
+            self.report(end_entity.as_ref(), &sha256, error);
         }
-        self.inner
-            .verify_client_cert(end_entity, intermediates, now)
+        verified
     }
 
     fn verify_tls12_signature(

@@ -117,6 +117,30 @@ async fn bad_client_certificates_are_refused_in_the_handshake_and_audited() {
     let mut expected: Vec<&str> = cases.iter().map(|c| c.0).collect();
     expected.sort_unstable();
     assert_eq!(refusals, expected);
+    // Each refusal names the certificate: its fingerprint and principal.
+    let state = s.server().state();
+    let events = state
+        .store
+        .query_audit(&gatehouse_store::AuditQuery {
+            action: Some("tls.handshake".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let expired = events
+        .iter()
+        .find(|e| e.body.reason.as_deref() == Some("expired"))
+        .unwrap();
+    let fingerprint = hex::encode(Sha256::digest(&cases[0].1.der));
+    assert_eq!(
+        expired.body.credential_id.as_deref(),
+        Some(fingerprint.as_str())
+    );
+    assert_eq!(
+        expired.body.principal.as_deref(),
+        Some("spiffe://example.org/old")
+    );
 }
 
 #[tokio::test]

@@ -194,6 +194,8 @@ require_scopes = ["orders:read"]
     /// The `tls.handshake` refusals audited so far, by reason.
     pub async fn refusals(&self) -> Vec<String> {
         let state = self.server().state();
+        // The verifier queues its events from a task of its own: let it run first.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         state.audit.flush().await;
         let query = gatehouse_store::AuditQuery {
             action: Some("tls.handshake".into()),
