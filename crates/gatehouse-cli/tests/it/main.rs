@@ -10,6 +10,7 @@ mod clients;
 mod config;
 mod interop;
 mod interop_code_flow;
+mod interop_mtls;
 mod keys;
 mod secrets;
 mod serve;

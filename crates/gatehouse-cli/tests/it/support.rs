@@ -190,9 +190,21 @@ impl Home {
 
     /// Starts `cmd` (a `serve` command) and waits until it is ready.
     pub fn start(&mut self, cmd: Command) -> Server {
+        self.start_with(cmd, None)
+    }
+
+    /// Like [`Home::start`] for a server with `[tls]` whose certificate chains to
+    /// `server_ca` (PEM): its URL is `https://…`, and it is ready when `/readyz`
+    /// answers over TLS.
+    pub fn start_https(&mut self, cmd: Command, server_ca: &[u8]) -> Server {
+        self.start_with(cmd, Some(server_ca))
+    }
+
+    fn start_with(&mut self, cmd: Command, server_ca: Option<&[u8]>) -> Server {
         self.runs += 1;
         let logs = self.path().join(format!("run{}", self.runs));
         let mut server = Server::spawn(cmd, &logs);
+        server.server_ca = server_ca.map(<[u8]>::to_vec);
         server.wait_ready();
         server
     }
@@ -212,6 +224,8 @@ pub struct Server {
     addr: Option<SocketAddr>,
     stdout: PathBuf,
     stderr: PathBuf,
+    /// The PEM CA of the server's certificate when it serves HTTPS.
+    server_ca: Option<Vec<u8>>,
 }
 
 impl Server {
@@ -230,6 +244,7 @@ impl Server {
             addr: None,
             stdout: out,
             stderr: err,
+            server_ca: None,
         }
     }
 
@@ -238,7 +253,24 @@ impl Server {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr())
+        let scheme = if self.server_ca.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr())
+    }
+
+    /// An HTTP client for this server: over HTTPS, one that trusts only its CA.
+    pub fn http_client(&self) -> reqwest::Client {
+        let Some(ca) = &self.server_ca else {
+            return reqwest::Client::new();
+        };
+        reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca).expect("server CA")])
+            .build()
+            .expect("HTTPS client")
     }
 
     pub fn stdout(&self) -> String {
@@ -272,6 +304,14 @@ impl Server {
 
     /// Waits for the "listening" log line, then for `GET /readyz` to answer 200.
     fn wait_ready(&mut self) {
+        // A bare HTTP/1.1 request cannot speak TLS: an HTTPS server is asked by
+        // reqwest, on a runtime kept for the whole wait.
+        let https = self.server_ca.is_some().then(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+        });
         let start = Instant::now();
         while start.elapsed() < DEADLINE {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -284,13 +324,28 @@ impl Server {
                 self.addr = listening_addr(&self.stderr());
             }
             if let Some(addr) = self.addr
-                && http_get(addr, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+                && match &https {
+                    None => {
+                        http_get(addr, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+                    }
+                    Some(runtime) => runtime.block_on(self.https_ready()),
+                }
             {
                 return;
             }
             std::thread::sleep(POLL);
         }
         panic!("server not ready within {DEADLINE:?}:\n{}", self.stderr());
+    }
+
+    /// Whether `GET /readyz` over HTTPS answers 200.
+    async fn https_ready(&self) -> bool {
+        self.http_client()
+            .get(format!("{}/readyz", self.url()))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
     }
 
     /// The server's process id.

@@ -75,11 +75,13 @@ fn json_of(out: Output, server: Option<&Server>) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}): {text}"))
 }
 
-/// `POST <path>` on the admin API with `key`: the status and the JSON answer.
+/// `POST <path>` on the admin API with `key`: the status and the JSON answer. Over
+/// HTTPS when the server has `[tls]`, trusting only its CA.
 pub fn admin_post(server: &Server, key: &str, path: &str, body: &Value) -> (u16, Value) {
     let url = format!("{}{path}", server.url());
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let response = reqwest::Client::new()
+        let response = server
+            .http_client()
             .post(url)
             .bearer_auth(key)
             .json(body)
