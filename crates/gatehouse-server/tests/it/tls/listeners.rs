@@ -187,3 +187,44 @@ async fn a_required_certificate_is_required_and_the_ca_file_reloads_without_a_re
         .unwrap();
     assert!(!reloads.is_empty());
 }
+
+#[tokio::test]
+async fn a_new_server_certificate_is_served_without_a_restart_or_dropping_connections() {
+    let s = Setup::new("optional").await;
+    let before = s.client(None);
+    assert_eq!(
+        before.get(s.api("/healthz")).send().await.unwrap().status(),
+        200
+    );
+
+    // A certificate from another CA, which only a new client trusts.
+    let new_ca = Ca::new("Second server CA");
+    let renewed = new_ca.leaf(Leaf {
+        sans: vec![rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap())],
+        cn: "gatehouse-renewed",
+        years: (2020, 2090),
+        usage: ExtendedKeyUsagePurpose::ServerAuth,
+    });
+    let after = reqwest::Client::builder()
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(new_ca.pem.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    assert!(after.get(s.api("/healthz")).send().await.is_err());
+    write(s.files.path(), "server.key", &renewed.key_pem);
+    write(s.files.path(), "server.pem", &renewed.pem);
+    let mut served = false;
+    for _ in 0..40 {
+        if after.get(s.api("/healthz")).send().await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the renewed certificate was not picked up");
+    // The connection opened before the swap still works.
+    assert_eq!(
+        before.get(s.api("/healthz")).send().await.unwrap().status(),
+        200
+    );
+}
