@@ -1,12 +1,20 @@
-//! Load for the two user flows wrk cannot replay: refresh grants (a refresh token is
-//! single use, and presenting a spent one revokes its whole family) and password
-//! logins (each needs a fresh login page, its hidden fields and its CSRF cookie).
+//! Load wrk cannot generate: refresh grants (a refresh token is single use, and
+//! presenting a spent one revokes its whole family), password logins (each needs a
+//! fresh login page, its hidden fields and its CSRF cookie), and GETs over HTTPS with
+//! a client certificate (wrk has no client certificates).
 //!
 //! ```text
 //! GATEHOUSE_URL=http://127.0.0.1:4000 GATEHOUSE_ADMIN_KEY=gk_… \
 //!   flow_load refresh [--workers 64] [--seconds 10] [--scope "orders:read"] [--server-pid PID]
 //!   flow_load login   [--workers 8]  [--seconds 10] [--server-pid PID]
+//! flow_load get --url URL [--workers 64] [--seconds 10] [--ca CA.pem] [--identity CERT+KEY.pem]
+//!   [--header "Name: value"] [--server-pid PID]
 //! ```
+//!
+//! `get`: every worker keeps one keep-alive connection (its own client, handshake made
+//! before the clock starts) and GETs `url` in a loop; anything but a 200 is an error,
+//! counted, and makes the exit status 1. `--ca` replaces the system roots, `--identity`
+//! is a PEM certificate followed by its key. It needs neither environment variable.
 //!
 //! Each run creates its own user and client through the admin API. `refresh`: every
 //! worker first gets a refresh token through the real authorization code flow (login
@@ -25,6 +33,7 @@ use anyhow::{Context, bail};
 use gatehouse_core::oauth::{CodeChallenge, CodeVerifier};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +49,17 @@ const ERRORS_KEPT: usize = 3;
 enum Mode {
     Refresh,
     Login,
+    Get,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh",
+            Self::Login => "login",
+            Self::Get => "get",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -49,6 +69,12 @@ struct Options {
     seconds: u64,
     scope: String,
     server_pid: Option<u32>,
+    /// `get`: what to fetch, the roots to trust, the client's certificate and key,
+    /// extra headers.
+    url: Option<String>,
+    ca: Option<PathBuf>,
+    identity: Option<PathBuf>,
+    headers: Vec<(String, String)>,
 }
 
 impl Options {
@@ -56,16 +82,22 @@ impl Options {
         let mode = match args.first().map(String::as_str) {
             Some("refresh") => Mode::Refresh,
             Some("login") => Mode::Login,
+            Some("get") => Mode::Get,
             _ => bail!(
-                "usage: flow_load refresh|login [--workers N] [--seconds S] [--scope SCOPE] [--server-pid PID]"
+                "usage: flow_load refresh|login|get [--workers N] [--seconds S] [--scope SCOPE] [--server-pid PID] \
+                 [--url URL] [--ca PEM] [--identity PEM] [--header 'Name: value']"
             ),
         };
         let mut options = Self {
             mode,
-            workers: if mode == Mode::Refresh { 64 } else { 8 },
+            workers: if mode == Mode::Login { 8 } else { 64 },
             seconds: 10,
             scope: USER_SCOPE.to_owned(),
             server_pid: None,
+            url: None,
+            ca: None,
+            identity: None,
+            headers: Vec::new(),
         };
         let mut rest = args[1..].iter();
         while let Some(flag) = rest.next() {
@@ -77,10 +109,25 @@ impl Options {
                 "--seconds" => options.seconds = value.parse()?,
                 "--scope" => options.scope.clone_from(value),
                 "--server-pid" => options.server_pid = Some(value.parse()?),
+                "--url" => options.url = Some(value.clone()),
+                "--ca" => options.ca = Some(value.into()),
+                "--identity" => options.identity = Some(value.into()),
+                "--header" => {
+                    let (name, value) = value
+                        .split_once(':')
+                        .with_context(|| format!("--header {value:?} is not \"Name: value\""))?;
+                    options
+                        .headers
+                        .push((name.trim().to_owned(), value.trim().to_owned()));
+                }
                 _ => bail!("unknown option {flag}"),
             }
         }
         anyhow::ensure!(options.workers > 0, "--workers must be at least 1");
+        anyhow::ensure!(
+            (options.mode == Mode::Get) == options.url.is_some(),
+            "--url is for get, and get needs it"
+        );
         Ok(options)
     }
 }
@@ -157,10 +204,36 @@ impl Target {
 /// An HTTP client that, like a browser's fetch of a form, follows no redirects; one
 /// per worker, so each keeps its own connection alive.
 fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
+    Ok(client_builder().build()?)
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
-        .build()?)
+}
+
+/// A `get` worker's HTTPS client: trusting only `--ca` if given, presenting
+/// `--identity` if given, sending `--header`s with every request.
+fn get_client(options: &Options) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in &options.headers {
+        headers.insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())?,
+            reqwest::header::HeaderValue::from_str(value)?,
+        );
+    }
+    let mut builder = client_builder().default_headers(headers);
+    if let Some(ca) = &options.ca {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        builder = builder.tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?);
+    }
+    if let Some(identity) = &options.identity {
+        let pem =
+            std::fs::read(identity).with_context(|| format!("reading {}", identity.display()))?;
+        builder = builder.identity(reqwest::Identity::from_pem(&pem)?);
+    }
+    Ok(builder.build()?)
 }
 
 /// A status and the start of a body, for error reports.
@@ -478,6 +551,33 @@ async fn login_loop(http: reqwest::Client, target: Arc<Target>, deadline: Instan
     tally
 }
 
+/// One GET of `url` that must answer 200; the body is read to the end.
+async fn get_once(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    let response = http.get(url).send().await?;
+    if response.status() != 200 {
+        bail!("GET {url}: {}", excerpt(response).await);
+    }
+    response.bytes().await?;
+    Ok(())
+}
+
+/// GETs `url` over the worker's connection until `deadline`. Unlike the flows, an
+/// error does not stop the worker: the count is the error rate under load.
+async fn get_loop(http: reqwest::Client, url: Arc<str>, deadline: Instant) -> Tally {
+    let mut tally = Tally::default();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        match get_once(&http, &url).await {
+            Ok(()) => {
+                tally.latencies.push(micros(started.elapsed()));
+                tally.ok += 1;
+            }
+            Err(e) => tally.fail(&e),
+        }
+    }
+    tally
+}
+
 /// Nearest-rank percentile of sorted µs samples, in ms.
 fn percentile(sorted: &[u32], p: usize) -> f64 {
     if sorted.is_empty() {
@@ -500,17 +600,20 @@ fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
     Ok(ticks as f64 / 100.0)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = Options::parse(&args)?;
+/// A worker ready to start the clock: its client (connected), and what it loops on.
+enum Worker {
+    Refresh(reqwest::Client, Arc<Target>, String),
+    Login(reqwest::Client, Arc<Target>),
+    Get(reqwest::Client, Arc<str>),
+}
+
+/// Creates the user and client on the server, then every worker's own client (and
+/// connection); refresh workers get their first token before the clock starts.
+async fn flow_workers(options: &Options) -> anyhow::Result<Vec<Worker>> {
     let base = std::env::var("GATEHOUSE_URL").context("GATEHOUSE_URL is not set")?;
     let admin_key =
         std::env::var("GATEHOUSE_ADMIN_KEY").context("GATEHOUSE_ADMIN_KEY is not set")?;
     let target = Arc::new(Target::create(base, &admin_key, &options.scope).await?);
-
-    // Every worker's own client (and connection); refresh workers get their first
-    // token before the clock starts.
     let mut ready = Vec::with_capacity(options.workers);
     let mut setup = tokio::task::JoinSet::new();
     for worker in 0..options.workers {
@@ -518,20 +621,52 @@ async fn main() -> anyhow::Result<()> {
         let mode = options.mode;
         setup.spawn(async move {
             let http = client()?;
-            let token = match mode {
-                Mode::Refresh => Some(
-                    first_refresh_token(&http, &target, worker)
-                        .await
-                        .with_context(|| format!("worker {worker}'s first refresh token"))?,
-                ),
-                Mode::Login => None,
-            };
-            anyhow::Ok((http, token))
+            anyhow::Ok(if mode == Mode::Refresh {
+                let token = first_refresh_token(&http, &target, worker)
+                    .await
+                    .with_context(|| format!("worker {worker}'s first refresh token"))?;
+                Worker::Refresh(http, target, token)
+            } else {
+                Worker::Login(http, target)
+            })
         });
     }
     while let Some(done) = setup.join_next().await {
         ready.push(done??);
     }
+    Ok(ready)
+}
+
+/// Every worker's own client, its connection opened (handshake included) by a first
+/// GET before the clock starts.
+async fn get_workers(options: &Options, url: &str) -> anyhow::Result<Vec<Worker>> {
+    let url: Arc<str> = Arc::from(url);
+    let mut ready = Vec::with_capacity(options.workers);
+    let mut setup = tokio::task::JoinSet::new();
+    for worker in 0..options.workers {
+        let http = get_client(options)?;
+        let url = Arc::clone(&url);
+        setup.spawn(async move {
+            get_once(&http, &url)
+                .await
+                .with_context(|| format!("worker {worker}'s first GET"))?;
+            anyhow::Ok(Worker::Get(http, url))
+        });
+    }
+    while let Some(done) = setup.join_next().await {
+        ready.push(done??);
+    }
+    Ok(ready)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = Options::parse(&args)?;
+    let ready = match &options.url {
+        Some(url) => get_workers(&options, url).await?,
+        None => flow_workers(&options).await?,
+    };
 
     let server_pid = options.server_pid.map(|p| p.to_string());
     let cpu_before = match &server_pid {
@@ -541,11 +676,13 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(options.seconds);
     let mut running = tokio::task::JoinSet::new();
-    for (http, token) in ready {
-        let target = Arc::clone(&target);
-        match token {
-            Some(token) => running.spawn(refresh_loop(http, target, token, deadline)),
-            None => running.spawn(login_loop(http, target, deadline)),
+    for worker in ready {
+        match worker {
+            Worker::Refresh(http, target, token) => {
+                running.spawn(refresh_loop(http, target, token, deadline))
+            }
+            Worker::Login(http, target) => running.spawn(login_loop(http, target, deadline)),
+            Worker::Get(http, url) => running.spawn(get_loop(http, url, deadline)),
         };
     }
     let mut tally = Tally::default();
@@ -556,10 +693,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut line = format!(
         "{} workers {} seconds {elapsed:.2} ok {} errors {} per_s {:.1}",
-        match options.mode {
-            Mode::Refresh => "refresh",
-            Mode::Login => "login",
-        },
+        options.mode.name(),
         options.workers,
         tally.ok,
         tally.errors,
@@ -574,6 +708,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     match options.mode {
         Mode::Refresh => write!(line, " id_tokens {}", tally.id_tokens)?,
+        Mode::Get => {}
         Mode::Login => {
             tally.page_latencies.sort_unstable();
             write!(
