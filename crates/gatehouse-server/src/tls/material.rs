@@ -7,13 +7,16 @@ use crate::ca::Certificates;
 use crate::clock::Clock;
 use crate::config::{ClientAuth, TlsSettings};
 use anyhow::Context;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
 use rustls::{CertificateError, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// TLS sessions kept for resumption.
+const SESSION_CACHE: usize = 16_384;
 
 /// The server configuration `settings` describe: TLS 1.2 and 1.3 (rustls offers
 /// nothing older), HTTP/1.1, client certificates as `client_auth` says — trusted if
@@ -79,6 +82,11 @@ pub fn server_config(
         .with_single_cert(chain, key)
         .with_context(|| format!("{}: does not match the certificate", settings.key.display()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // rustls keeps 256 sessions by default, two per TLS 1.3 handshake: only the last
+    // ~128 clients could resume. A gateway in front of many services keeps more (a
+    // few hundred bytes each). A resumed session is not verified again; revocations
+    // are also checked per request for that reason.
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     Ok(config)
 }
 
