@@ -294,7 +294,16 @@ mod tests {
         assert_eq!(GrantType::from_name("implicit"), None);
         assert_eq!(GrantType::from_name("Authorization_Code"), None);
         assert_eq!(ClientAuthMethod::from_name("None"), None);
-        assert_eq!(ClientAuthMethod::from_name("tls_client_auth"), None);
+        assert_eq!(
+            ClientAuthMethod::from_name("tls_client_auth"),
+            Some(ClientAuthMethod::TlsClientAuth)
+        );
+        // RFC 8705's other method, a self-signed certificate registered by JWK: not
+        // supported.
+        assert_eq!(
+            ClientAuthMethod::from_name("self_signed_tls_client_auth"),
+            None
+        );
     }
 
     #[test]
