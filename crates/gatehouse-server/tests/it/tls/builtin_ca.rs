@@ -128,7 +128,7 @@ async fn an_issued_certificate_carries_its_scopes_until_it_is_revoked() {
     // …and so is the next handshake, with the reason audited.
     let fresh = s.client(Some(&cert));
     assert!(fresh.get(s.gateway("/svc/3")).send().await.is_err());
-    assert!(s.refusals().await.contains(&"revoked".to_owned()));
+    assert!(s.refusals(1).await.contains(&"revoked".to_owned()));
     let (_, list) = admin(&s, &api, Method::GET, "/admin/v1/certificates", None).await;
     assert_eq!(list[0]["serial"], serial);
     assert!(list[0]["revoked_at"].is_string());
@@ -262,7 +262,7 @@ async fn curl_and_openssl_present_an_issued_certificate() {
     let answer = openssl(false).await;
     assert!(!answer.contains("HTTP/1.1 200"), "{answer}");
     assert!(
-        s.refusals()
+        s.refusals(1)
             .await
             .contains(&"no_client_certificate".to_owned())
     );

@@ -192,24 +192,31 @@ require_scopes = ["orders:read"]
     }
 
     /// The `tls.handshake` refusals audited so far, by reason.
-    pub async fn refusals(&self) -> Vec<String> {
+    /// Once at least `expected` are recorded (within 5 s: the verifier queues its
+    /// events from a task of its own).
+    pub async fn refusals(&self, expected: usize) -> Vec<String> {
         let state = self.server().state();
-        // The verifier queues its events from a task of its own: let it run first.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        state.audit.flush().await;
         let query = gatehouse_store::AuditQuery {
             action: Some("tls.handshake".into()),
             limit: 100,
             ..Default::default()
         };
-        state
-            .store
-            .query_audit(&query)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|e| e.body.reason)
-            .collect()
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            state.audit.flush().await;
+            let reasons: Vec<String> = state
+                .store
+                .query_audit(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|e| e.body.reason)
+                .collect();
+            if reasons.len() >= expected || std::time::Instant::now() > deadline {
+                return reasons;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
 
