@@ -46,6 +46,9 @@ pub enum ApiKeyError {
     /// The checksum does not match the random part.
     #[error("the key checksum does not match")]
     BadChecksum,
+    /// A prefix Gatehouse keeps for other secrets in the key format.
+    #[error("the prefix grt is reserved for refresh tokens")]
+    ReservedPrefix,
 }
 
 /// A key prefix such as `gk`: `[a-z][a-z0-9]{0,15}`.
@@ -64,6 +67,15 @@ impl Prefix {
     pub(crate) fn fixed(s: &'static str) -> Self {
         debug_assert!(Self::parse(s).is_ok(), "{s}");
         Self(String::from(s))
+    }
+
+    /// Parses a prefix for new API keys: well formed and not one Gatehouse keeps for
+    /// other secrets (`grt`, refresh tokens), so a key never looks like one.
+    pub fn for_keys(s: &str) -> Result<Self, ApiKeyError> {
+        if s == crate::oauth::refresh::PREFIX {
+            return Err(ApiKeyError::ReservedPrefix);
+        }
+        Self::parse(s)
     }
 
     /// Parses a prefix.

@@ -143,3 +143,13 @@ proptest! {
         prop_assert_eq!(ApiKey::parse(&tampered).unwrap_err(), ApiKeyError::BadChecksum);
     }
 }
+
+#[test]
+fn the_refresh_token_prefix_is_kept_from_api_keys() {
+    assert_eq!(Prefix::for_keys("grt"), Err(ApiKeyError::ReservedPrefix));
+    assert_eq!(
+        Prefix::for_keys("gk").map(|p| p.as_str().to_owned()),
+        Ok("gk".to_owned())
+    );
+    assert_eq!(Prefix::for_keys("Bad"), Err(ApiKeyError::BadPrefix));
+}

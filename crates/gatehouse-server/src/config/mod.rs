@@ -347,7 +347,7 @@ impl Settings {
         };
         let default_key_prefix = match raw.keys.default_prefix {
             None => gatehouse_core::api_key::Prefix::default_prefix(),
-            Some(p) => gatehouse_core::api_key::Prefix::parse(&p)
+            Some(p) => gatehouse_core::api_key::Prefix::for_keys(&p)
                 .map_err(|e| key_error("keys.default_prefix", e.to_string()))?,
         };
         let log_format = match raw.log.format.as_deref() {
@@ -569,6 +569,12 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("keys.default_prefix")
+        );
+        assert!(
+            load_str("[keys]\ndefault_prefix = \"grt\"\n", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("reserved for refresh tokens")
         );
         assert!(
             load_str("[audit]\nretention_days = \"x\"\n", &[])

@@ -38,7 +38,7 @@ pub async fn create(
             let ApiJson(req) = req?;
             let now = state.clock.now();
             let prefix = match &req.prefix {
-                Some(p) => Prefix::parse(p)
+                Some(p) => Prefix::for_keys(p)
                     .map_err(|e| ApiError::bad_request("invalid_prefix", e.to_string()))?,
                 None => state.settings.default_key_prefix.clone(),
             };
