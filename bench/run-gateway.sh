@@ -32,40 +32,13 @@ done
 cargo build --release -q -p gatehouse-cli
 bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
+scratch
 
-# The upstream, and nginx in front of it; each its own nginx, worker_processes auto.
-nginx_conf() { # name server-block
-  mkdir -p "$work/$1"
-  cat >"$work/$1/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/$1/nginx.pid;
-error_log $work/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/$1/body; proxy_temp_path $work/$1/proxy;
-  fastcgi_temp_path $work/$1/fcgi; uwsgi_temp_path $work/$1/uwsgi; scgi_temp_path $work/$1/scgi;
-  keepalive_requests 1000000;
-  $2
-}
-CONF
-  nginx -p "$work/$1" -c "$work/$1/nginx.conf" -e "$work/$1/startup.log" &
-  pids+=($!)
-}
-nginx_conf upstream "server { listen 127.0.0.1:$UP; location / { return 200 \"ok\\n\"; } }"
+# The upstream, and nginx in front of it.
+start_upstream "$UP"
 nginx_conf proxy "upstream up { server 127.0.0.1:$UP; keepalive 128; }
   server { listen 127.0.0.1:$NGX; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-wait_port "$UP"; wait_port "$NGX"
+wait_port "$NGX"
 
 # Gatehouse: one route to the upstream taking keys and tokens, scope required.
 cat >"$work/gatehouse.toml" <<TOML

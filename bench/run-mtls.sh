@@ -50,14 +50,7 @@ cargo build --release -q -p gatehouse-bench --bin flow_load
 bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 flow_load=${CARGO_TARGET_DIR:-target}/release/flow_load
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+scratch
 
 # The throwaway CA, the server's certificate for 127.0.0.1, a client certificate
 # (clientAuth, identity from its SAN URI).
@@ -78,25 +71,8 @@ leaf server /CN=gatehouse 'extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.
 leaf client /CN=bench-client 'extendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://bench/client\n'
 cat "$pki/client.pem" "$pki/client.key" >"$pki/client-identity.pem"
 
-# The upstream, as in run-gateway.sh: nginx answering 200 "ok".
-mkdir -p "$work/upstream"
-cat >"$work/upstream/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/upstream/nginx.pid;
-error_log $work/upstream/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/upstream/body; proxy_temp_path $work/upstream/proxy;
-  fastcgi_temp_path $work/upstream/fcgi; uwsgi_temp_path $work/upstream/uwsgi; scgi_temp_path $work/upstream/scgi;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP; location / { return 200 "ok\n"; } }
-}
-CONF
-nginx -p "$work/upstream" -c "$work/upstream/nginx.conf" -e "$work/upstream/startup.log" &
-pids+=($!)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$UP/" && break; sleep 0.1; done
+# The upstream, as in run-gateway.sh.
+start_upstream "$UP"
 
 # Gatehouse: TLS on both listeners, client certificates optional; two routes to the
 # upstream, one taking only a client certificate, one only an API key.

@@ -38,3 +38,46 @@ show() { # name run rps p50 p99 timeouts
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+
+# A scratch directory ($work) and the processes started into $pids, stopped and
+# removed when the script exits.
+scratch() {
+  work=$(mktemp -d)
+  pids=()
+  trap cleanup EXIT
+}
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
+wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return; sleep 0.1; done; echo "nothing on port $1" >&2; exit 1; }
+
+# An nginx of its own under $work/NAME (worker_processes auto) with SERVER-BLOCK.
+nginx_conf() { # name server-block
+  mkdir -p "$work/$1"
+  cat >"$work/$1/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $work/$1/nginx.pid;
+error_log $work/$1/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/$1/body; proxy_temp_path $work/$1/proxy;
+  fastcgi_temp_path $work/$1/fcgi; uwsgi_temp_path $work/$1/uwsgi; scgi_temp_path $work/$1/scgi;
+  keepalive_requests 1000000;
+  $2
+}
+CONF
+  nginx -p "$work/$1" -c "$work/$1/nginx.conf" -e "$work/$1/startup.log" &
+  pids+=($!)
+}
+
+# The upstream every gateway bench forwards to: nginx answering 200 "ok" on PORT.
+start_upstream() { # port
+  nginx_conf upstream "server { listen 127.0.0.1:$1; location / { return 200 \"ok\\n\"; } }"
+  wait_port "$1"
+}
+
