@@ -2,7 +2,7 @@
 //! round trip. Admin changes write the store first, then here.
 
 use gatehouse_core::UnixTime;
-use gatehouse_core::oauth::{Assertion, ClientRecord};
+use gatehouse_core::oauth::{Assertion, CertBinding, ClientRecord};
 use gatehouse_store::Store;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -40,6 +40,20 @@ impl Clients {
         let mut all: Vec<_> = self.by_id.read().values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
+    }
+
+    /// The enabled client registered by exactly the certificate with this SHA-256
+    /// (hex): `tls_client_auth` by fingerprint. A scan without copying: clients are
+    /// few, and this runs per request on `mtls` routes.
+    pub fn by_certificate(&self, fingerprint: &str) -> Option<Arc<ClientRecord>> {
+        self.by_id
+            .read()
+            .values()
+            .find(|c| {
+                c.enabled
+                    && matches!(&c.tls_client_auth, Some(CertBinding::Sha256(h)) if h == fingerprint)
+            })
+            .cloned()
     }
 
     /// Adds or replaces a client.

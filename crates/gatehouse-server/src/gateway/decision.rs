@@ -14,7 +14,6 @@ use gatehouse_core::api_key::{ApiKey, Denial};
 use gatehouse_core::auth::{AuthMethod, Authenticated};
 use gatehouse_core::jose::{TokenError, VerifiedToken};
 use gatehouse_core::mtls::CertIdentity;
-use gatehouse_core::oauth::CertBinding;
 use gatehouse_core::rate_limit::BucketState;
 use gatehouse_core::scope::Scope;
 use std::sync::Arc;
@@ -249,16 +248,11 @@ fn certificate_holder(state: &AppState, cert: &CertIdentity) -> Result<Authentic
     let scopes = match state.certificates.standing(&cert.sha256) {
         Standing::Registered(scopes) => scopes,
         Standing::Revoked => return Err(Denied::InvalidCertificate("revoked_certificate")),
-        Standing::Unknown => {
-            let fingerprint = CertBinding::Sha256(cert.fingerprint());
-            state
-                .clients
-                .all()
-                .iter()
-                .find(|c| c.enabled && c.tls_client_auth.as_ref() == Some(&fingerprint))
-                .map(|c| c.scopes.clone())
-                .unwrap_or_default()
-        }
+        Standing::Unknown => state
+            .clients
+            .by_certificate(&cert.fingerprint())
+            .map(|c| c.scopes.clone())
+            .unwrap_or_default(),
     };
     Ok(Authenticated::certificate_holder(cert, scopes))
 }
