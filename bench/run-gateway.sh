@@ -8,6 +8,8 @@
 #   gatehouse-jwt   Gatehouse's gateway checking the same ES256 JWT as HAProxy
 # The JWT is a Gatehouse access token; HAProxy gets Gatehouse's public key as PEM.
 # Each target is loaded RUNS times, round robin; medians, and each as a ratio to nginx.
+# CPU a request is the proxy process's own (user + system time over the run / requests):
+# unlike requests/s it hardly depends on what else the machine is doing.
 # nginx, HAProxy and wrk come from Debian's packages (apt-get install nginx haproxy wrk).
 #
 #   bench/run-gateway.sh                          # 3 runs of 10 s, 64 connections
@@ -36,8 +38,10 @@ scratch
 
 # The upstream, and nginx in front of it.
 start_upstream "$UP"
+upstream=${pids[-1]}
 nginx_conf proxy "upstream up { server 127.0.0.1:$UP; keepalive 128; }
   server { listen 127.0.0.1:$NGX; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+proxy=${pids[-1]}
 wait_port "$NGX"
 
 # Gatehouse: one route to the upstream taking keys and tokens, scope required.
@@ -105,7 +109,8 @@ backend up
   server up 127.0.0.1:$UP
 CFG
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
-pids+=($!)
+hap=$!
+pids+=("$hap")
 wait_port "$HAP"
 
 # Each target must answer 200 with its credential and refuse without it.
@@ -123,41 +128,47 @@ lua() { # file credential
 lua "$work/none.lua" ""
 lua "$work/key.lua" "$key"
 lua "$work/jwt.lua" "$token"
+# Each target with the process whose CPU a request is charged to (a proxy's own, not
+# the upstream's).
 targets=(
-  "direct http://127.0.0.1:$UP/ $work/none.lua"
-  "nginx http://127.0.0.1:$NGX/ $work/none.lua"
-  "haproxy-jwt http://127.0.0.1:$HAP/ $work/jwt.lua"
-  "gatehouse-key http://127.0.0.1:$GW/ $work/key.lua"
-  "gatehouse-jwt http://127.0.0.1:$GW/ $work/jwt.lua"
+  "direct http://127.0.0.1:$UP/ $work/none.lua $upstream"
+  "nginx http://127.0.0.1:$NGX/ $work/none.lua $proxy"
+  "haproxy-jwt http://127.0.0.1:$HAP/ $work/jwt.lua $hap"
+  "gatehouse-key http://127.0.0.1:$GW/ $work/key.lua $gh"
+  "gatehouse-jwt http://127.0.0.1:$GW/ $work/jwt.lua $gh"
 )
 
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
 echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), HAProxy $(haproxy -v | awk 'NR==1 {print $3}'), wrk: $THREADS thread(s), $CONNS connections, $DURATION per run, $RUNS runs each, round robin"
 if [ "$WARMUP" != 0 ]; then
-  for t in "${targets[@]}"; do read -r name url script <<<"$t"; load "$name" "$url" "$script" "$WARMUP" >/dev/null; done
+  for t in "${targets[@]}"; do read -r name url script _ <<<"$t"; load "$name" "$url" "$script" "$WARMUP" >/dev/null; done
   echo "warm-up: $WARMUP each, not counted"
 fi
 
-declare -A rates p50s p99s
+declare -A rates p50s p99s cpus
 for run in $(seq "$RUNS"); do
   for t in "${targets[@]}"; do
-    read -r name url script <<<"$t"
+    read -r name url script pid <<<"$t"
+    before=$(cpu_ticks "$pid")
     read -r rps p50 p99 timeouts < <(load "$name" "$url" "$script" "$DURATION")
-    show "$name" "$run" "$rps" "$p50" "$p99" "$timeouts"
-    rates[$name]+="$rps " p50s[$name]+="$p50 " p99s[$name]+="$p99 "
+    cpu=$(cpu_per_request $(($(cpu_ticks "$pid") - before)) "$rps" "$DURATION")
+    show "$name" "$run" "$rps" "$p50" "$p99" "$timeouts" "$cpu"
+    rates[$name]+="$rps " p50s[$name]+="$p50 " p99s[$name]+="$p99 " cpus[$name]+="$cpu "
   done
 done
 
 # shellcheck disable=SC2086
 nginx_rps=$(median ${rates[nginx]})
 direct_p99=$(median ${p99s[direct]})
-echo "medians (ratio to nginx without auth; p99 added over direct):"
+echo "medians (ratio to nginx without auth; p99 added over direct; the process's CPU a request):"
 for t in "${targets[@]}"; do
-  read -r name _ _ <<<"$t"
+  read -r name _ _ _ <<<"$t"
   # shellcheck disable=SC2086
   rps=$(median ${rates[$name]}) p50=$(median ${p50s[$name]}) p99=$(median ${p99s[$name]})
-  awk -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v x="$nginx_rps" -v d="$direct_p99" \
-    'BEGIN { printf "  %-14s %10.0f req/s  %5.2fx  p50 %6.3f ms  p99 %6.3f ms  (+%.3f ms)\n", n, r, r / x, a, b, b - d }'
+  # shellcheck disable=SC2086
+  cpu=$(median ${cpus[$name]})
+  awk -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v x="$nginx_rps" -v d="$direct_p99" -v c="$cpu" \
+    'BEGIN { printf "  %-14s %10.0f req/s  %5.2fx  p50 %6.3f ms  p99 %6.3f ms  (+%.3f ms)  cpu %5.1f us\n", n, r, r / x, a, b, b - d, c }'
 done
 # shellcheck disable=SC2086
 awk -v g="$(median ${rates[gatehouse-jwt]})" -v h="$(median ${rates[haproxy-jwt]})" \

@@ -30,12 +30,31 @@ load() { # name url lua duration -> prints "rps p50ms p99ms timeouts"; fails on 
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${timeouts:-0}"
 }
 
-show() { # name run rps p50 p99 timeouts
-  printf 'run %s %-24s %10s req/s, p50 %7s ms, p99 %7s ms%s\n' "$2" "$1:" "$3" "$4" "$5" \
+show() { # name run rps p50 p99 timeouts [cpu µs a request]
+  printf 'run %s %-24s %10s req/s, p50 %7s ms, p99 %7s ms%s%s\n' "$2" "$1:" "$3" "$4" "$5" \
+    "${7:+, cpu $7 us/req}" \
     "$([ "$6" = 0 ] || echo ", $6 requests TIMED OUT (> $TIMEOUT, not in the latencies)")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# CPU time used so far by PIDs and their children's threads, in clock ticks (utime +
+# stime of each process; a process's figure covers all its threads).
+cpu_ticks() { # pid... -> ticks
+  local pid total=0 stat
+  for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) } # fields after the command name, which may hold spaces
+    read -r -a f <<<"$stat"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+# Microseconds of CPU a request, from ticks used over a run at a rate for a duration.
+cpu_per_request() { # ticks rps duration(e.g. 10s)
+  awk -v t="$1" -v r="$2" -v d="${3%s}" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz * 1e6 / (r * d) }'
+}
 
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 

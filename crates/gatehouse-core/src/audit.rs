@@ -196,17 +196,31 @@ impl Chain {
 
     /// Links `body` into the chain.
     pub fn append(&mut self, body: EventBody) -> AuditEvent {
-        let seq = self.next_seq;
-        let prev_hash = self.last_hash;
-        let hash = link_hash(&prev_hash, seq, &body);
-        self.next_seq += 1;
-        self.last_hash = hash;
+        let (seq, prev_hash, hash) = self.link(&body);
         AuditEvent {
             seq,
             body,
             prev_hash,
             hash,
         }
+    }
+
+    /// Links already linked `events` again, in order, after this chain's head: for a
+    /// batch whose place in the chain was taken before it could be written.
+    pub fn relink(&mut self, events: &mut [AuditEvent]) {
+        for event in events {
+            (event.seq, event.prev_hash, event.hash) = self.link(&event.body);
+        }
+    }
+
+    /// The next event's sequence number, previous hash and hash; moves the head to it.
+    fn link(&mut self, body: &EventBody) -> (u64, ChainHash, ChainHash) {
+        let seq = self.next_seq;
+        let prev_hash = self.last_hash;
+        let hash = link_hash(&prev_hash, seq, body);
+        self.next_seq += 1;
+        self.last_hash = hash;
+        (seq, prev_hash, hash)
     }
 }
 
@@ -394,6 +408,23 @@ mod tests {
     #[test]
     fn an_untouched_chain_verifies() {
         assert_eq!(verify_chain(&chain_of(5), 1), Ok(5));
+    }
+
+    #[test]
+    fn a_relinked_batch_follows_the_new_head_as_if_appended_there() {
+        let mut chain = Chain::new();
+        let first = chain.append(body(0));
+        // A batch linked after `first`, whose place another writer then took.
+        let mut batch: Vec<_> = (1..4).map(|i| chain.append(body(i))).collect();
+        let mut other = Chain::after(first.seq, first.hash);
+        let taken = other.append(body(99));
+        let mut expected = other;
+        let appended: Vec<_> = (1..4).map(|i| expected.append(body(i))).collect();
+        other.relink(&mut batch);
+        assert_eq!(batch, appended);
+        assert_eq!(other, expected);
+        let trail = [vec![first, taken], batch].concat();
+        assert_eq!(verify_chain(&trail, 1), Ok(5));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use crate::metrics::Metrics;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{Chain, ChainHash, EventBody};
+use gatehouse_core::audit::{AuditEvent, Chain, ChainHash, EventBody};
 use gatehouse_store::{Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -115,7 +115,8 @@ async fn write_loop(
     mut chain: Chain,
     mut rx: mpsc::Receiver<Message>,
 ) {
-    let mut batch: Vec<EventBody> = Vec::new();
+    // Linked as they arrive; reused from batch to batch.
+    let mut batch: Vec<AuditEvent> = Vec::new();
     let mut waiting: Vec<oneshot::Sender<Head>> = Vec::new();
     while let Some(first) = rx.recv().await {
         // Let the batch gather for a moment: while this task sleeps, senders do not wake
@@ -126,7 +127,7 @@ async fn write_loop(
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
-                Message::Event(e) => batch.push(*e),
+                Message::Event(e) => batch.push(chain.append(*e)),
                 Message::Flush(done) => waiting.push(done),
             }
             next = if batch.len() < MAX_BATCH {
@@ -136,7 +137,7 @@ async fn write_loop(
             };
         }
         if !batch.is_empty() {
-            chain = commit(store.as_ref(), &metrics, chain, &batch).await;
+            chain = commit(store.as_ref(), &metrics, chain, &mut batch).await;
             batch.clear();
         }
         for done in waiting.drain(..) {
@@ -145,30 +146,30 @@ async fn write_loop(
     }
 }
 
-/// Links and writes `batch`, retrying until the store takes it; returns the new head.
+/// Writes `batch`, linked up to `chain`, retrying until the store takes it; returns
+/// the head after it.
 async fn commit(
     store: &dyn Store,
     metrics: &Metrics,
     mut chain: Chain,
-    batch: &[EventBody],
+    batch: &mut [AuditEvent],
 ) -> Chain {
     let mut backoff = Duration::from_millis(50);
     loop {
-        let mut linked = chain;
-        let events: Vec<_> = batch.iter().map(|b| linked.append(b.clone())).collect();
-        match store.append_audit(&events).await {
+        match store.append_audit(batch).await {
             Ok(()) => {
                 metrics
                     .audit_events_written
-                    .fetch_add(events.len() as u64, Ordering::Relaxed);
-                return linked;
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                return chain;
             }
             Err(e) => {
                 metrics.audit_write_failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, events = events.len(), "audit write failed; retrying");
+                tracing::warn!(error = %e, events = batch.len(), "audit write failed; retrying");
                 // Another writer may have advanced the chain: continue from the store's head.
                 if let Ok(fresh) = head(store).await {
                     chain = fresh;
+                    chain.relink(batch);
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));

@@ -89,6 +89,26 @@ pub async fn taken_sequence_number_is_a_conflict(store: &dyn Store) {
     );
 }
 
+/// A large batch whose conflict comes in its middle, after rows were already written
+/// in the same statement and before rows still to come, is refused whole.
+pub async fn batch_with_a_conflict_inside_writes_nothing(store: &dyn Store) {
+    let mut chain = Chain::new();
+    let events: Vec<_> = (0..300)
+        .map(|n| chain.append(body(n, "alice", "gateway.request", Outcome::Allowed)))
+        .collect();
+    store.append_audit(&events[100..101]).await.unwrap();
+    let result = store.append_audit(&events).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(
+        seqs(&store.query_audit(&all(Order::Ascending)).await.unwrap()),
+        [101]
+    );
+    assert_eq!(
+        store.audit_head().await.unwrap(),
+        Some((101, events[100].hash))
+    );
+}
+
 pub async fn filters_select_matching_events(store: &dyn Store) {
     store.append_audit(&ten_events()).await.unwrap();
     let q = |f: fn(&mut AuditQuery)| {

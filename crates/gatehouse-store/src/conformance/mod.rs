@@ -35,6 +35,7 @@ macro_rules! conformance_suite {
             audit::appended_events_read_back_with_their_chain,
             audit::head_is_the_newest_event,
             audit::taken_sequence_number_is_a_conflict,
+            audit::batch_with_a_conflict_inside_writes_nothing,
             audit::filters_select_matching_events,
             audit::cursor_pages_through_both_orders,
             audit::prune_keeps_the_newest_event,
