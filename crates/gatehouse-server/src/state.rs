@@ -121,12 +121,23 @@ impl RequestContext {
         outcome: Outcome,
         status: u16,
     ) -> EventBody {
-        let mut event = EventBody::new(now, self.request_id.clone(), action);
+        self.clone().into_event(now, action, outcome, status)
+    }
+
+    /// The one audit event for this request, taking the context's strings over.
+    pub fn into_event(
+        self,
+        now: gatehouse_core::UnixTime,
+        action: &str,
+        outcome: Outcome,
+        status: u16,
+    ) -> EventBody {
+        let mut event = EventBody::new(now, self.request_id, action);
         event.outcome = outcome;
-        event.method = Some(self.method.clone());
-        event.path = Some(self.path.clone());
+        event.method = Some(self.method);
+        event.path = Some(self.path);
         event.status = Some(status);
-        event.client_ip.clone_from(&self.client_ip);
+        event.client_ip = self.client_ip;
         event
     }
 }

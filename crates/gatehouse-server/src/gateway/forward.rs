@@ -25,13 +25,12 @@ pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) ->
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
     };
-    let mut event = ctx.event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
-    let mut response =
-        route_and_forward(&state, &peer, parts, body, &ctx.request_id, &mut event).await;
+    let mut event = ctx.into_event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
+    let mut response = route_and_forward(&state, &peer, parts, body, &mut event).await;
     let status = response.status().as_u16();
     event.status = Some(status);
     event.latency_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    if let Ok(id) = HeaderValue::from_str(&ctx.request_id) {
+    if let Ok(id) = HeaderValue::from_str(&event.request_id) {
         response.headers_mut().insert("x-gatehouse-request-id", id);
     }
     state.metrics.response(status);
@@ -46,7 +45,6 @@ async fn route_and_forward(
     peer: &Peer,
     mut parts: request::Parts,
     body: Incoming,
-    request_id: &str,
     event: &mut EventBody,
 ) -> Response<Body> {
     if let Err(refusal) = hygiene::check_request(&parts, MAX_HEADERS) {
@@ -55,15 +53,14 @@ async fn route_and_forward(
     }
     let host = host_of(&parts).map(str::to_owned);
     let routes = state.gateway.routes();
-    let path = parts.uri.path().to_owned();
     let asking = Asking {
         host: host.as_deref(),
         method: &parts.method,
-        path: &path,
+        path: parts.uri.path(),
         headers: &parts.headers,
         client_cert: peer.client_cert.as_deref(),
     };
-    let admitted = admit(state, &routes, asking, request_id).await;
+    let admitted = admit(state, &routes, asking, &event.request_id).await;
     let Admitted {
         route,
         policy,
