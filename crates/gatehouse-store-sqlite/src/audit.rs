@@ -12,17 +12,17 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 /// made SQLite re-parse the INSERT for almost every batch.
 const ROWS_PER_STATEMENT: usize = 64;
 
-// `OR FAIL`: a multi-row INSERT that may abort keeps a statement journal, a copy of
-// every page it touches, to undo its own rows; in a profile of appends that copying was
-// about 5% of the time. On a conflict FAIL leaves the statement's earlier rows to the transaction,
-// which is dropped uncommitted (rolled back), so a batch still lands whole or not at
-// all (conformance: `batch_with_a_conflict_inside_writes_nothing`).
-
 pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let full = events.len() - events.len() % ROWS_PER_STATEMENT;
     let (chunks, rest) = events.split_at(full);
     for chunk in chunks.chunks(ROWS_PER_STATEMENT).chain(rest.chunks(1)) {
+        // OR FAIL: a multi-row INSERT that may abort keeps a statement journal, a copy
+        // of every page it touches, to undo its own rows; in a profile of appends that
+        // copying was about 5% of the time. FAIL leaves a conflicting statement's
+        // earlier rows to the transaction, which is then dropped uncommitted (rolled
+        // back): a batch still lands whole or not at all (conformance:
+        // `batch_with_a_conflict_inside_writes_nothing`).
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
             "INSERT OR FAIL INTO audit_events (",
             event_columns!(),
