@@ -41,7 +41,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 # CPU time used so far by PIDs and their children's threads, in clock ticks (utime +
 # stime of each process; a process's figure covers all its threads).
 cpu_ticks() { # pid... -> ticks
-  local pid total=0 stat
+  local pid total=0 stat f
   for pid in "$@" $(for p in "$@"; do pgrep -P "$p"; done); do
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     stat=${stat##*) } # fields after the command name, which may hold spaces

@@ -37,10 +37,22 @@ impl Rejection {
     }
 }
 
+/// Where a token sits in the cache: SHA-256 of the token, computed once per request
+/// whether the answer then comes from the cache or from a signature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The key of `token`.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+}
+
 /// Verified-token cache and revocation deny-list.
 #[derive(Debug, Default)]
 pub struct AccessTokens {
-    cache: RwLock<HashMap<[u8; 32], Arc<VerifiedToken>>>,
+    cache: RwLock<HashMap<CacheKey, Arc<VerifiedToken>>>,
     /// Revoked `jti` → when the token expires (then it can be forgotten).
     revoked: RwLock<HashMap<String, UnixTime>>,
 }
@@ -62,7 +74,18 @@ impl AccessTokens {
         issuer: &str,
         now: UnixTime,
     ) -> Result<Arc<VerifiedToken>, Rejection> {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.verify_keyed(CacheKey::of(token), keys, token, issuer, now)
+    }
+
+    /// [`Self::verify`] for a token whose cache key the caller already has.
+    pub fn verify_keyed(
+        &self,
+        key: CacheKey,
+        keys: &SigningKeys,
+        token: &str,
+        issuer: &str,
+        now: UnixTime,
+    ) -> Result<Arc<VerifiedToken>, Rejection> {
         let verified = match self.cached(&key, now) {
             Some(hit) => hit,
             None => {
@@ -89,17 +112,16 @@ impl AccessTokens {
     /// hit needs no look at the token's claimed issuer.
     pub fn verify_if_cached(
         &self,
-        token: &str,
+        key: &CacheKey,
         now: UnixTime,
     ) -> Option<Result<Arc<VerifiedToken>, Rejection>> {
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let hit = self.cached(&key, now)?;
+        let hit = self.cached(key, now)?;
         Some(self.still_valid(hit, now))
     }
 
     /// A cached token that has not expired. Time claims are rechecked on a hit; the
     /// signature is what is cached.
-    fn cached(&self, key: &[u8; 32], now: UnixTime) -> Option<Arc<VerifiedToken>> {
+    fn cached(&self, key: &CacheKey, now: UnixTime) -> Option<Arc<VerifiedToken>> {
         let hit = self.cache.read().get(key).cloned()?;
         (hit.claims.exp > now.as_millis().div_euclid(1000)).then_some(hit)
     }
@@ -160,7 +182,7 @@ impl AccessTokens {
         Ok(())
     }
 
-    fn remember(&self, key: [u8; 32], token: Arc<VerifiedToken>, now: UnixTime) {
+    fn remember(&self, key: CacheKey, token: Arc<VerifiedToken>, now: UnixTime) {
         let mut cache = self.cache.write();
         if cache.len() >= CACHE_CAP {
             let now_secs = now.as_millis().div_euclid(1000);

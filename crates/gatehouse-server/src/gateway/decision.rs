@@ -4,7 +4,7 @@
 //! and rate limit come after.
 
 use super::Gateway;
-use crate::access_tokens::Rejection;
+use crate::access_tokens::{CacheKey, Rejection};
 use crate::ca::Standing;
 use crate::config::RoutePolicy;
 use crate::issuers::{ExternalRejection, unverified_issuer};
@@ -223,14 +223,16 @@ async fn token(
             })
     };
     // A token seen before is answered from the cache, without decoding its payload.
-    if let Some(verified) = state.access_tokens.verify_if_cached(raw, now) {
+    let key = CacheKey::of(raw);
+    if let Some(verified) = state.access_tokens.verify_if_cached(&key, now) {
         return own(verified);
     }
     let issuer = unverified_issuer(raw).ok_or(Denied::InvalidToken("malformed"))?;
     if issuer == state.settings.public_url {
+        let keys = &state.signing_keys;
         return own(state
             .access_tokens
-            .verify(&state.signing_keys, raw, &issuer, now));
+            .verify_keyed(key, keys, raw, &issuer, now));
     }
     let issuers = gateway.issuers();
     let external = issuers
