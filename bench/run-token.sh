@@ -33,19 +33,14 @@ bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 [ -d bench/oidc-provider/node_modules/oidc-provider ] ||
   (cd bench/oidc-provider && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-work=$(mktemp -d)
-gh='' op=''
-cleanup() {
-  for pid in $gh $op; do kill "$pid" 2>/dev/null || true; done
-  for pid in $gh $op; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/wrk.sh
+scratch
 
 # Gatehouse, on a fresh data dir.
 GATEHOUSE_MASTER_KEY=$(printf '42%.0s' {1..32}) GATEHOUSE_LOG__LEVEL=warn \
   "$bin" serve --listen "127.0.0.1:$PORT" --data-dir "$work/data" >"$work/gh.stdout" 2>"$work/gh.stderr" &
 gh=$!
+pids+=("$gh")
 gh_url="http://127.0.0.1:$PORT"
 for _ in $(seq 100); do curl -sf "$gh_url/readyz" >/dev/null && break; sleep 0.1; done
 admin=$(sed -n 's/^GATEHOUSE_ADMIN_KEY=//p' "$work/gh.stdout")
@@ -62,6 +57,7 @@ op_secret=$(head -c 48 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')
 NODE_ENV=production PORT=$OP_PORT CLIENT_SECRET=$op_secret \
   "$NODE" bench/oidc-provider/server.mjs >"$work/op.stdout" 2>"$work/op.stderr" &
 op=$!
+pids+=("$op")
 op_url="http://127.0.0.1:$OP_PORT"
 for _ in $(seq 100); do grep -q '"ready"' "$work/op.stdout" && break; sleep 0.1; done
 grep -q '"ready"' "$work/op.stdout" || { echo "oidc-provider did not start:" >&2; cat "$work/op.stderr" >&2; exit 1; }
@@ -106,7 +102,6 @@ echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
 echo "oidc-provider $("$NODE" -p 'require("./bench/oidc-provider/node_modules/oidc-provider/package.json").version') on Node.js $("$NODE" --version)"
 echo "wrk: $THREADS thread(s), $CONNS connections, $DURATION per run, $RUNS runs each, alternating, timeout $TIMEOUT"
 
-. bench/wrk.sh
 
 if [ "$WARMUP" != 0 ]; then
   load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$WARMUP" >/dev/null
