@@ -44,39 +44,8 @@ nginx_conf proxy "upstream up { server 127.0.0.1:$UP; keepalive 128; }
 proxy=${pids[-1]}
 wait_port "$NGX"
 
-# Gatehouse: one route to the upstream taking keys and tokens, scope required.
-cat >"$work/gatehouse.toml" <<TOML
-version = 1
-[server]
-listen = "127.0.0.1:$API"
-[log]
-level = "warn"
-[tokens]
-access_ttl = 3600
-[gateway]
-listen = "127.0.0.1:$GW"
-[[gateway.routes]]
-name = "bench"
-path_prefix = "/"
-upstream = "http://127.0.0.1:$UP"
-auth = ["api_key", "jwt"]
-require_scopes = ["bench:read"]
-TOML
-GATEHOUSE_MASTER_KEY=$(printf '42%.0s' {1..32}) \
-  "$bin" serve --config "$work/gatehouse.toml" --data-dir "$work/data" >"$work/gh.stdout" 2>"$work/gh.stderr" &
-gh=$!
-pids+=("$gh")
+start_gateway "$GW" "$API" "$UP"
 api="http://127.0.0.1:$API"
-for _ in $(seq 100); do curl -sf "$api/readyz" >/dev/null && break; sleep 0.1; done
-admin=$(sed -n 's/^GATEHOUSE_ADMIN_KEY=//p' "$work/gh.stdout")
-[ -n "$admin" ] || { echo "gatehouse did not start:" >&2; cat "$work/gh.stderr" >&2; exit 1; }
-post() { curl -sf -X POST "$api$1" -H "Authorization: Bearer $admin" -H 'content-type: application/json' -d "$2"; }
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
-key=$(post /admin/v1/keys '{"name":"bench","scopes":["bench:read"]}' | field key)
-created=$(post /admin/v1/clients '{"name":"bench","scope":"bench:read","audience":["bench"]}')
-id=$(field client_id <<<"$created") secret=$(field client_secret <<<"$created")
-token=$(curl -sf -u "$id:$secret" -d grant_type=client_credentials "$api/oauth/token" | field access_token)
-[ -n "$key" ] && [ -n "$token" ] || { echo "could not make a key and a token" >&2; exit 1; }
 
 # Gatehouse's ES256 public key as PEM for HAProxy: SubjectPublicKeyInfo = fixed P-256
 # prefix + 04 || x || y.

@@ -100,3 +100,44 @@ start_upstream() { # port
   wait_port "$1"
 }
 
+
+# Gatehouse ($bin) with its gateway on GW_PORT, one route to the upstream on UP_PORT
+# taking API keys and JWTs with scope bench:read, and its API on API_PORT; any further
+# arguments are a command to run it under (valgrind, say). Sets gh (its pid, also in
+# pids), key (an API key) and token (an access token with that scope, an hour long).
+start_gateway() { # gw-port api-port up-port [wrapper...]
+  local gw=$1 port=$2 up=$3 api="http://127.0.0.1:$2" admin created id secret
+  shift 3
+  cat >"$work/gatehouse.toml" <<TOML
+version = 1
+[server]
+listen = "127.0.0.1:$port"
+[log]
+level = "warn"
+[tokens]
+access_ttl = 3600
+[gateway]
+listen = "127.0.0.1:$gw"
+[[gateway.routes]]
+name = "bench"
+path_prefix = "/"
+upstream = "http://127.0.0.1:$up"
+auth = ["api_key", "jwt"]
+require_scopes = ["bench:read"]
+TOML
+  GATEHOUSE_MASTER_KEY=$(printf '42%.0s' {1..32}) \
+    "$@" "$bin" serve --config "$work/gatehouse.toml" --data-dir "$work/data" >"$work/gh.stdout" 2>"$work/gh.stderr" &
+  gh=$!
+  pids+=("$gh")
+  # Up to 60 s: under valgrind the start-up alone takes several.
+  for _ in $(seq 600); do curl -sf "$api/readyz" >/dev/null && break; sleep 0.1; done
+  admin=$(sed -n 's/^GATEHOUSE_ADMIN_KEY=//p' "$work/gh.stdout")
+  [ -n "$admin" ] || { echo "gatehouse did not start:" >&2; cat "$work/gh.stderr" >&2; exit 1; }
+  post() { curl -sf -X POST "$api$1" -H "Authorization: Bearer $admin" -H 'content-type: application/json' -d "$2"; }
+  field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+  key=$(post /admin/v1/keys '{"name":"bench","scopes":["bench:read"]}' | field key)
+  created=$(post /admin/v1/clients '{"name":"bench","scope":"bench:read","audience":["bench"]}')
+  id=$(field client_id <<<"$created") secret=$(field client_secret <<<"$created")
+  token=$(curl -sf -u "$id:$secret" -d grant_type=client_credentials "$api/oauth/token" | field access_token)
+  [ -n "$key" ] && [ -n "$token" ] || { echo "could not make a key and a token" >&2; exit 1; }
+}
