@@ -17,7 +17,6 @@ use crate::state::{AppState, RequestIds};
 use crate::tls::Tls;
 use crate::{bootstrap, http};
 use anyhow::Context;
-use axum::extract::ConnectInfo;
 use gatehouse_core::Entropy;
 use gatehouse_core::api_key::ApiKey;
 use gatehouse_store::Store;
@@ -176,7 +175,6 @@ pub async fn start(
     let service_for = move |peer: Peer| {
         let router = router.clone();
         move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer.addr));
             req.extensions_mut().insert(peer.clone());
             tower::ServiceExt::oneshot(router.clone(), req)
         }

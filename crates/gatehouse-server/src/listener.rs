@@ -7,6 +7,7 @@ use crate::tls::Tls;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use gatehouse_core::mtls::CertIdentity;
+use gatehouse_proxy::hygiene;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -33,8 +34,21 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Peer {
     /// Their address.
     pub addr: SocketAddr,
+    /// Their IP address as audit events and `X-Forwarded-For` show it, written once
+    /// per connection rather than once per request.
+    pub ip: Arc<str>,
     /// The client certificate the TLS handshake verified, if any.
     pub client_cert: Option<Arc<CertIdentity>>,
+}
+
+impl Peer {
+    fn new(addr: SocketAddr, client_cert: Option<Arc<CertIdentity>>) -> Self {
+        Self {
+            addr,
+            ip: hygiene::client_ip_text(addr.ip()).into(),
+            client_cert,
+        }
+    }
 }
 
 /// Serves connections accepted on `listener` — through `tls` when given — with the
@@ -79,20 +93,14 @@ pub async fn serve<F, S, Fut>(
         tokio::spawn(async move {
             let result = match tls {
                 None => {
-                    let peer = Peer {
-                        addr: peer,
-                        client_cert: None,
-                    };
+                    let peer = Peer::new(peer, None);
                     connection(&builder, watcher, stream, service_for(peer)).await
                 }
                 Some(tls) => {
                     let Some(accepted) = tls.accept(stream, peer).await else {
                         return;
                     };
-                    let peer = Peer {
-                        addr: peer,
-                        client_cert: accepted.client_cert,
-                    };
+                    let peer = Peer::new(peer, accepted.client_cert);
                     connection(&builder, watcher, accepted.stream, service_for(peer)).await
                 }
             };

@@ -167,41 +167,52 @@ pub fn check_path(path: &str) -> Result<(), Refusal> {
 /// What the proxy tells the upstream about the client.
 #[derive(Debug, Clone, Copy)]
 pub struct Forwarded<'a> {
-    /// The address of the peer that connected to the gateway.
-    pub client_ip: IpAddr,
+    /// The address of the peer that connected to the gateway, as [`client_ip_text`]
+    /// writes it (made once per connection, not once per request).
+    pub client_ip: &'a str,
     /// `http` or `https`: how the client reached the gateway.
     pub proto: &'a str,
     /// The `Host` the client asked for, if any.
     pub host: Option<&'a str>,
 }
 
+/// A client's address as upstreams expect it in `X-Forwarded-For`: an IPv4 client on a
+/// dual-stack listener shows up as `::ffff:a.b.c.d`, and is written as plain IPv4.
+pub fn client_ip_text(ip: IpAddr) -> String {
+    ip.to_canonical().to_string()
+}
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy `Proxy-Connection` and
 /// `Keep-Alive`): they describe one connection and must not be relayed.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
+static HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
 ];
 
 /// Headers through which a TLS-terminating proxy passes a client certificate. Only
 /// the gateway's own mTLS listener may vouch for a certificate; a client-sent one
 /// would let any client claim any certificate.
-const CLIENT_CERT: [&str; 5] = [
-    "client-cert",
-    "client-cert-chain",
-    "x-forwarded-client-cert",
-    "x-client-cert",
-    "ssl-client-cert",
+static CLIENT_CERT: [HeaderName; 5] = [
+    HeaderName::from_static("client-cert"),
+    HeaderName::from_static("client-cert-chain"),
+    HeaderName::from_static("x-forwarded-client-cert"),
+    HeaderName::from_static("x-client-cert"),
+    HeaderName::from_static("ssl-client-cert"),
 ];
 
 /// Prefix of the identity headers only the gateway itself may set.
 const GATEHOUSE_PREFIX: &str = "x-gatehouse-";
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Removes from request headers: hop-by-hop headers (Connection, Keep-Alive,
 /// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
@@ -221,48 +232,42 @@ pub fn prepare_request(
     forwarded: &Forwarded<'_>,
     also_remove: &[HeaderName],
 ) {
-    remove_hop_by_hop(headers);
-    let gatehouse: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with(GATEHOUSE_PREFIX))
-        .cloned()
-        .collect();
-    for name in gatehouse.iter().chain(also_remove) {
-        headers.remove(name);
-    }
-    for name in CLIENT_CERT {
-        headers.remove(name);
-    }
+    remove_where(headers, |name| {
+        CLIENT_CERT.contains(name)
+            || name.as_str().starts_with(GATEHOUSE_PREFIX)
+            || also_remove.contains(name)
+    });
 
-    // An IPv4 client on a dual-stack listener shows up as ::ffff:a.b.c.d; upstreams
-    // expect the plain IPv4 form.
-    let client_ip = forwarded.client_ip.to_canonical().to_string();
     let mut chain: Vec<u8> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
+    for value in headers.get_all(&X_FORWARDED_FOR) {
         chain.extend_from_slice(value.as_bytes());
         chain.extend_from_slice(b", ");
     }
-    chain.extend_from_slice(client_ip.as_bytes());
-    let chain = HeaderValue::from_bytes(&chain).or_else(|_| HeaderValue::from_str(&client_ip));
-    set_or_remove(headers, "x-forwarded-for", chain.ok());
+    chain.extend_from_slice(forwarded.client_ip.as_bytes());
+    let chain =
+        HeaderValue::from_bytes(&chain).or_else(|_| HeaderValue::from_str(forwarded.client_ip));
+    set_or_remove(headers, &X_FORWARDED_FOR, chain.ok());
     set_or_remove(
         headers,
-        "x-forwarded-proto",
+        &X_FORWARDED_PROTO,
         HeaderValue::from_str(forwarded.proto).ok(),
     );
     let host = forwarded
         .host
         .and_then(|host| HeaderValue::from_str(host).ok());
-    set_or_remove(headers, "x-forwarded-host", host);
+    set_or_remove(headers, &X_FORWARDED_HOST, host);
 }
 
 /// Removes hop-by-hop headers (and those named in Connection) from an upstream
 /// response.
 pub fn prepare_response(headers: &mut HeaderMap) {
-    remove_hop_by_hop(headers);
+    remove_where(headers, |_| false);
 }
 
-fn remove_hop_by_hop(headers: &mut HeaderMap) {
+/// Removes the hop-by-hop headers, those named in Connection, and those `also` picks.
+/// One pass over the names present, then a removal for each one found: a request
+/// carries a handful of headers, far fewer than the names to look for.
+fn remove_where(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -270,18 +275,20 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .flat_map(|list| list.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
-    for name in &named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| HOP_BY_HOP.contains(name) || named.contains(name) || also(name))
+        .cloned()
+        .collect();
+    for name in &doomed {
         headers.remove(name);
     }
 }
 
-fn set_or_remove(headers: &mut HeaderMap, name: &'static str, value: Option<HeaderValue>) {
+fn set_or_remove(headers: &mut HeaderMap, name: &HeaderName, value: Option<HeaderValue>) {
     match value {
         Some(value) => {
-            headers.insert(name, value);
+            headers.insert(name.clone(), value);
         }
         None => {
             headers.remove(name);

@@ -66,7 +66,7 @@ async fn a_routed_request_reaches_the_upstream_with_its_query_and_cleaned_header
         .body(Empty::<Bytes>::new())
         .unwrap();
     let client = Forwarded {
-        client_ip: [192, 0, 2, 9].into(),
+        client_ip: "192.0.2.9",
         proto: "https",
         host: Some("gw.example"),
     };

@@ -21,8 +21,8 @@ pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) ->
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: Some(peer.addr.ip().to_string()),
-        method: parts.method.to_string(),
+        client_ip: Some(peer.ip.to_string()),
+        method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
     };
     let mut event = ctx.into_event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
@@ -87,7 +87,7 @@ async fn route_and_forward(
         &CREDENTIAL_HEADERS
     };
     let forwarded = Forwarded {
-        client_ip: peer.addr.ip(),
+        client_ip: &peer.ip,
         proto: if state.tls.is_some() { "https" } else { "http" },
         host: host.as_deref(),
     };

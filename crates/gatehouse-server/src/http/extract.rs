@@ -5,9 +5,10 @@
 //! from core's [`Authenticated`], which only core's verification makes.
 
 use super::error::{ApiError, AuthFailure};
+use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
 use axum::{Json, http::header};
 use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -16,7 +17,6 @@ use gatehouse_core::audit::Outcome;
 use gatehouse_core::auth::Authenticated;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Header carrying an API key, as an alternative to `Authorization: Bearer`.
@@ -30,11 +30,8 @@ impl RequestContext {
         }
         Self {
             request_id: state.request_ids.next(),
-            client_ip: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-            method: parts.method.to_string(),
+            client_ip: parts.extensions.get::<Peer>().map(|p| p.ip.to_string()),
+            method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
         }
     }

@@ -26,14 +26,14 @@ mod well_known;
 pub use error::{ApiError, AuthFailure, problem};
 pub use extract::{API_KEY_HEADER, Caller};
 
+use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Largest JSON body accepted (SPEC §10).
@@ -129,11 +129,8 @@ async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next)
         .sum();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
-        method: req.method().to_string(),
+        client_ip: req.extensions().get::<Peer>().map(|p| p.ip.to_string()),
+        method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
     };
     let request_id = HeaderValue::from_str(&ctx.request_id).ok();

@@ -126,7 +126,7 @@ impl Tls {
         let mut event = self.event("tls.handshake", &reason);
         event.outcome = Outcome::Denied;
         event.principal = None;
-        event.client_ip = Some(peer.ip().to_string());
+        event.client_ip = Some(gatehouse_proxy::hygiene::client_ip_text(peer.ip()));
         event.auth_method = Some("mtls".into());
         self.audit.record(event).await;
     }
