@@ -6,50 +6,67 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
 use gatehouse_store::{AuditQuery, Order, Pruned, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use std::sync::LazyLock;
 
 /// Rows per multi-row INSERT. Only two statement shapes are ever used — this many rows
 /// and one row — so both stay in the prepared-statement cache; a shape per batch size
 /// made SQLite re-parse the INSERT for almost every batch.
 const ROWS_PER_STATEMENT: usize = 64;
 
+/// The two INSERTs, written once: building one per chunk (sqlx's `QueryBuilder`,
+/// formatting a placeholder per value) cost about 5% of a gateway request's
+/// instructions (bench/run-instructions.sh).
+static INSERT_MANY: LazyLock<String> = LazyLock::new(|| insert_sql(ROWS_PER_STATEMENT));
+static INSERT_ONE: LazyLock<String> = LazyLock::new(|| insert_sql(1));
+
+/// `INSERT OR FAIL INTO audit_events (…) VALUES (?, …), …` for `rows` events.
+///
+/// OR FAIL: a multi-row INSERT that may abort keeps a statement journal, a copy of
+/// every page it touches, to undo its own rows; in a profile of appends that copying
+/// was about 5% of the time. FAIL leaves a conflicting statement's earlier rows to the
+/// transaction, which is then dropped uncommitted (rolled back): a batch still lands
+/// whole or not at all (conformance: `batch_with_a_conflict_inside_writes_nothing`).
+fn insert_sql(rows: usize) -> String {
+    let columns = event_columns!().split(',').count();
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!(
+        "INSERT OR FAIL INTO audit_events ({}) VALUES {}",
+        event_columns!(),
+        vec![row; rows].join(", ")
+    )
+}
+
 pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let full = events.len() - events.len() % ROWS_PER_STATEMENT;
     let (chunks, rest) = events.split_at(full);
-    for chunk in chunks.chunks(ROWS_PER_STATEMENT).chain(rest.chunks(1)) {
-        // OR FAIL: a multi-row INSERT that may abort keeps a statement journal, a copy
-        // of every page it touches, to undo its own rows; in a profile of appends that
-        // copying was about 5% of the time. FAIL leaves a conflicting statement's
-        // earlier rows to the transaction, which is then dropped uncommitted (rolled
-        // back): a batch still lands whole or not at all (conformance:
-        // `batch_with_a_conflict_inside_writes_nothing`).
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
-            "INSERT OR FAIL INTO audit_events (",
-            event_columns!(),
-            ") "
-        ));
-        q.push_values(chunk, |mut row, e| {
+    let statements = chunks
+        .chunks(ROWS_PER_STATEMENT)
+        .map(|chunk| (INSERT_MANY.as_str(), chunk))
+        .chain(rest.chunks(1).map(|one| (INSERT_ONE.as_str(), one)));
+    for (sql, chunk) in statements {
+        let q = chunk.iter().fold(sqlx::query(sql), |q, e| {
             let b = &e.body;
-            row.push_bind(to_i64(e.seq))
-                .push_bind(b.time.as_millis())
-                .push_bind(b.request_id.as_str())
-                .push_bind(b.action.as_str())
-                .push_bind(b.outcome.as_str())
-                .push_bind(b.reason.as_deref())
-                .push_bind(b.principal.as_deref())
-                .push_bind(b.credential_id.as_deref())
-                .push_bind(b.auth_method.as_deref())
-                .push_bind(b.target.as_deref())
-                .push_bind(b.route.as_deref())
-                .push_bind(b.method.as_deref())
-                .push_bind(b.path.as_deref())
-                .push_bind(b.status.map(i64::from))
-                .push_bind(b.client_ip.as_deref())
-                .push_bind(b.latency_us.map(to_i64))
-                .push_bind(e.prev_hash.to_hex())
-                .push_bind(e.hash.to_hex());
+            q.bind(to_i64(e.seq))
+                .bind(b.time.as_millis())
+                .bind(b.request_id.as_str())
+                .bind(b.action.as_str())
+                .bind(b.outcome.as_str())
+                .bind(b.reason.as_deref())
+                .bind(b.principal.as_deref())
+                .bind(b.credential_id.as_deref())
+                .bind(b.auth_method.as_deref())
+                .bind(b.target.as_deref())
+                .bind(b.route.as_deref())
+                .bind(b.method.as_deref())
+                .bind(b.path.as_deref())
+                .bind(b.status.map(i64::from))
+                .bind(b.client_ip.as_deref())
+                .bind(b.latency_us.map(to_i64))
+                .bind(e.prev_hash.to_hex())
+                .bind(e.hash.to_hex())
         });
-        q.build().execute(&mut *tx).await.map_err(unavailable)?;
+        q.execute(&mut *tx).await.map_err(unavailable)?;
     }
     tx.commit().await.map_err(unavailable)
 }
