@@ -6,7 +6,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, ChainHash};
 use gatehouse_store::{AuditQuery, Order, Pruned, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// Rows per multi-row INSERT. Only two statement shapes are ever used — this many rows
 /// and one row — so both stay in the prepared-statement cache; a shape per batch size
@@ -36,6 +36,13 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
+/// A text value to bind: sqlx keeps its own copy of every bound string, and from an
+/// `Arc<str>` that copy is one allocation, where a `&str` costs two (a `String`, then
+/// an `Arc` around it).
+fn text(s: &str) -> Arc<str> {
+    Arc::from(s)
+}
+
 pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     let full = events.len() - events.len() % ROWS_PER_STATEMENT;
@@ -49,19 +56,19 @@ pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), Stor
             let b = &e.body;
             q.bind(to_i64(e.seq))
                 .bind(b.time.as_millis())
-                .bind(b.request_id.as_str())
-                .bind(b.action.as_str())
+                .bind(text(&b.request_id))
+                .bind(text(&b.action))
                 .bind(b.outcome.as_str())
-                .bind(b.reason.as_deref())
-                .bind(b.principal.as_deref())
-                .bind(b.credential_id.as_deref())
-                .bind(b.auth_method.as_deref())
-                .bind(b.target.as_deref())
-                .bind(b.route.as_deref())
-                .bind(b.method.as_deref())
-                .bind(b.path.as_deref())
+                .bind(b.reason.as_deref().map(text))
+                .bind(b.principal.as_deref().map(text))
+                .bind(b.credential_id.as_deref().map(text))
+                .bind(b.auth_method.as_deref().map(text))
+                .bind(b.target.as_deref().map(text))
+                .bind(b.route.as_deref().map(text))
+                .bind(b.method.as_deref().map(text))
+                .bind(b.path.as_deref().map(text))
                 .bind(b.status.map(i64::from))
-                .bind(b.client_ip.as_deref())
+                .bind(b.client_ip.as_deref().map(text))
                 .bind(b.latency_us.map(to_i64))
                 .bind(e.prev_hash.to_hex())
                 .bind(e.hash.to_hex())
