@@ -5,7 +5,8 @@
 # (the audit writer's included) are divided by the requests wrk completed. On a noisy
 # machine this is the repeatable measure: the same binary and load give the same count
 # to well under a percent, whatever else runs. It counts user-space work, not time,
-# and nothing of the kernel's. Targets: an API key and a JWT (a Gatehouse access token,
+# and nothing of the kernel's; and valgrind hides the CPU's SHA extensions, so SHA-256
+# runs in software under it and weighs far more here than natively. Targets: an API key and a JWT (a Gatehouse access token,
 # so answered from the verified-token cache) on the same route as bench/run-gateway.sh.
 # Needs valgrind, nginx (the upstream) and wrk from Debian's packages.
 #
