@@ -26,13 +26,9 @@ TIMEOUT=${TIMEOUT:-10s}
 BASE=${BASE:-4490} # ports BASE+1 … BASE+5
 UP=$((BASE + 1)) NGX=$((BASE + 2)) HAP=$((BASE + 3)) GW=$((BASE + 4)) API=$((BASE + 5))
 PATH="$PATH:/usr/sbin"
-for tool in wrk nginx haproxy curl; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed (Debian package $tool)" >&2; exit 1; }
-done
 . bench/wrk.sh
-
-cargo build --release -q -p gatehouse-cli
-bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
+needs wrk nginx haproxy curl
+build_gatehouse
 
 scratch
 

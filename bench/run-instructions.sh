@@ -2,12 +2,13 @@
 # Instructions a gateway request costs, counted by valgrind's callgrind: Gatehouse runs
 # under callgrind with collection off, wrk warms it up, collection is switched on for a
 # wrk load of DURATION, and the instructions every thread executed in that window
-# (the audit writer's included) are divided by the requests wrk completed. On a noisy
-# machine this is the repeatable measure: the same binary and load give the same count
-# to well under a percent, whatever else runs. It counts user-space work, not time,
-# and nothing of the kernel's; and valgrind hides the CPU's SHA extensions, so SHA-256
-# runs in software under it and weighs far more here than natively. Targets: an API key and a JWT (a Gatehouse access token,
-# so answered from the verified-token cache) on the same route as bench/run-gateway.sh.
+# (the audit writer's included) are divided by the requests wrk completed (its rate
+# times DURATION). On a noisy machine this is the repeatable measure: the same binary
+# and load give the same count to well under a percent, whatever else runs. It counts
+# user-space work, not time, and nothing of the kernel's; and valgrind hides the CPU's
+# SHA extensions, so SHA-256 runs in software under it and weighs far more here than
+# natively. Targets: an API key and a JWT (a Gatehouse access token, so answered from
+# the verified-token cache) on the same route as bench/run-gateway.sh.
 # Needs valgrind, nginx (the upstream) and wrk from Debian's packages.
 #
 #   bench/run-instructions.sh                 # 10 s a target, 8 connections
@@ -24,13 +25,9 @@ TIMEOUT=30s
 BASE=${BASE:-4520} # ports BASE+1 … BASE+3
 UP=$((BASE + 1)) GW=$((BASE + 2)) API=$((BASE + 3))
 PATH="$PATH:/usr/sbin"
-for tool in wrk nginx valgrind callgrind_control curl; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed (Debian packages wrk nginx valgrind)" >&2; exit 1; }
-done
 . bench/wrk.sh
-
-cargo build --release -q -p gatehouse-cli
-bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
+needs wrk nginx valgrind callgrind_control curl
+build_gatehouse
 
 scratch
 start_upstream "$UP"

@@ -40,14 +40,10 @@ WARMUP=${WARMUP:-2} # seconds, each measurement once, not counted; 0 for none
 BASE=${BASE:-4510}  # ports BASE+1 … BASE+3
 UP=$((BASE + 1)) GW=$((BASE + 2)) API=$((BASE + 3))
 PATH="$PATH:/usr/sbin"
-for tool in openssl nginx curl wrk; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed (Debian package $tool)" >&2; exit 1; }
-done
 . bench/wrk.sh
-
-cargo build --release -q -p gatehouse-cli
+needs openssl nginx curl wrk
+build_gatehouse
 cargo build --release -q -p gatehouse-bench --bin flow_load
-bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 flow_load=${CARGO_TARGET_DIR:-target}/release/flow_load
 
 scratch

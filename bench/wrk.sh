@@ -1,6 +1,19 @@
 # Shared by the bench/run-*.sh scripts (sourced): run wrk, refuse error-laden runs,
 # and summarise. Needs THREADS, CONNS and TIMEOUT set by the caller.
 
+needs() { # tool... -> exits unless each is on PATH (all come from Debian's packages)
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install the Debian package that has it)" >&2; exit 1; }
+  done
+}
+
+# The release build of the server, as $bin.
+build_gatehouse() {
+  cargo build --release -q -p gatehouse-cli
+  bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
+}
+
 to_ms() { # wrk latency (e.g. 950.00us, 8.95ms, 1.02s) -> ms
   awk -v v="$1" 'BEGIN {
     if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }

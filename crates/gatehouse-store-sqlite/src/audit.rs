@@ -58,7 +58,7 @@ pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), Stor
                 .bind(b.time.as_millis())
                 .bind(text(&b.request_id))
                 .bind(text(&b.action))
-                .bind(b.outcome.as_str())
+                .bind(text(b.outcome.as_str()))
                 .bind(b.reason.as_deref().map(text))
                 .bind(b.principal.as_deref().map(text))
                 .bind(b.credential_id.as_deref().map(text))

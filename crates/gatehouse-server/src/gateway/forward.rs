@@ -21,7 +21,7 @@ pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) ->
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: Some(peer.ip.to_string()),
+        client_ip: Some(String::from(&*peer.ip)),
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
     };

@@ -30,7 +30,7 @@ impl RequestContext {
         }
         Self {
             request_id: state.request_ids.next(),
-            client_ip: parts.extensions.get::<Peer>().map(|p| p.ip.to_string()),
+            client_ip: parts.extensions.get::<Peer>().map(|p| String::from(&*p.ip)),
             method: parts.method.as_str().to_owned(),
             path: parts.uri.path().to_owned(),
         }

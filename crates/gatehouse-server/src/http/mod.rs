@@ -129,7 +129,7 @@ async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next)
         .sum();
     let ctx = RequestContext {
         request_id: state.request_ids.next(),
-        client_ip: req.extensions().get::<Peer>().map(|p| p.ip.to_string()),
+        client_ip: req.extensions().get::<Peer>().map(|p| String::from(&*p.ip)),
         method: req.method().as_str().to_owned(),
         path: req.uri().path().to_owned(),
     };
