@@ -41,7 +41,6 @@ proxy=${pids[-1]}
 wait_port "$NGX"
 
 start_gateway "$GW" "$API" "$UP"
-api="http://127.0.0.1:$API"
 
 # Gatehouse's ES256 public key as PEM for HAProxy: SubjectPublicKeyInfo = fixed P-256
 # prefix + 04 || x || y.

@@ -117,9 +117,11 @@ start_upstream() { # port
 # Gatehouse ($bin) with its gateway on GW_PORT, one route to the upstream on UP_PORT
 # taking API keys and JWTs with scope bench:read, and its API on API_PORT; any further
 # arguments are a command to run it under (valgrind, say). Sets gh (its pid, also in
-# pids), key (an API key) and token (an access token with that scope, an hour long).
+# pids), api (its API's URL), key (an API key) and token (an access token with that
+# scope, an hour long).
 start_gateway() { # gw-port api-port up-port [wrapper...]
-  local gw=$1 port=$2 up=$3 api="http://127.0.0.1:$2" admin created id secret
+  local gw=$1 port=$2 up=$3 admin created id secret
+  api="http://127.0.0.1:$port"
   shift 3
   cat >"$work/gatehouse.toml" <<TOML
 version = 1

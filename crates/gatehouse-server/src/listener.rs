@@ -32,8 +32,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Who is at the other end of a connection.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    /// Their address.
-    pub addr: SocketAddr,
     /// Their IP address as audit events and `X-Forwarded-For` show it, written once
     /// per connection rather than once per request.
     pub ip: Arc<str>,
@@ -44,7 +42,6 @@ pub struct Peer {
 impl Peer {
     fn new(addr: SocketAddr, client_cert: Option<Arc<CertIdentity>>) -> Self {
         Self {
-            addr,
             ip: hygiene::client_ip_text(addr.ip()).into(),
             client_cert,
         }
