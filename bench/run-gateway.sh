@@ -6,6 +6,8 @@
 #   haproxy-jwt     HAProxy verifying an ES256 JWT with jwt_verify (+ exp), then forwarding
 #   gatehouse-key   Gatehouse's gateway checking an API key (scope required, audited)
 #   gatehouse-jwt   Gatehouse's gateway checking the same ES256 JWT as HAProxy
+#   floor           hyper's server and Gatehouse's upstream client with no gateway work
+#                   (bench/src/bin/floor.rs): what the HTTP stack alone costs
 # The JWT is a Gatehouse access token; HAProxy gets Gatehouse's public key as PEM.
 # Each target is loaded RUNS times, round robin; medians, and each as a ratio to nginx.
 # CPU a request is the proxy process's own (user + system time over the run / requests):
@@ -23,12 +25,13 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-2s}
 TIMEOUT=${TIMEOUT:-10s}
-BASE=${BASE:-4490} # ports BASE+1 … BASE+5
-UP=$((BASE + 1)) NGX=$((BASE + 2)) HAP=$((BASE + 3)) GW=$((BASE + 4)) API=$((BASE + 5))
+BASE=${BASE:-4490} # ports BASE+1 … BASE+6
+UP=$((BASE + 1)) NGX=$((BASE + 2)) HAP=$((BASE + 3)) GW=$((BASE + 4)) API=$((BASE + 5)) FLR=$((BASE + 6))
 PATH="$PATH:/usr/sbin"
 . bench/wrk.sh
 needs wrk nginx haproxy curl
 build_gatehouse
+build_floor
 
 scratch
 
@@ -41,6 +44,8 @@ proxy=${pids[-1]}
 wait_port "$NGX"
 
 start_gateway "$GW" "$API" "$UP"
+start_floor proxy "127.0.0.1:$FLR" "http://127.0.0.1:$UP"
+floor_pid=${pids[-1]}
 
 # Gatehouse's ES256 public key as PEM for HAProxy: SubjectPublicKeyInfo = fixed P-256
 # prefix + 04 || x || y.
@@ -100,6 +105,7 @@ targets=(
   "haproxy-jwt http://127.0.0.1:$HAP/ $work/jwt.lua $hap"
   "gatehouse-key http://127.0.0.1:$GW/ $work/key.lua $gh"
   "gatehouse-jwt http://127.0.0.1:$GW/ $work/jwt.lua $gh"
+  "floor http://127.0.0.1:$FLR/ $work/none.lua $floor_pid"
 )
 
 echo "machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
@@ -137,4 +143,7 @@ done
 # shellcheck disable=SC2086
 awk -v g="$(median ${rates[gatehouse-jwt]})" -v h="$(median ${rates[haproxy-jwt]})" \
   'BEGIN { printf "gatehouse-jwt / haproxy-jwt: %.2fx\n", g / h }'
+# shellcheck disable=SC2086
+awk -v f="$(median ${rates[floor]})" -v k="$(median ${rates[gatehouse-key]})" -v j="$(median ${rates[gatehouse-jwt]})" \
+  'BEGIN { printf "gatehouse against the bare stack (floor): key %.2fx, jwt %.2fx\n", k / f, j / f }'
 echo "rss after the runs: gatehouse $(rss "$gh")"

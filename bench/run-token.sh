@@ -6,7 +6,10 @@
 # authenticates with client_secret_basic. Each server gets a fresh start; the runs
 # alternate Gatehouse and oidc-provider RUNS times, then the medians and the ratio
 # Gatehouse/oidc-provider are printed. Any non-2xx response or connect/read/write error
-# fails it; requests slower than TIMEOUT are counted and reported.
+# fails it; requests slower than TIMEOUT are counted and reported. A third target, the
+# floor (bench/src/bin/floor.rs), answers every request with an ES256 token signed by
+# gatehouse-core over hyper, doing none of the rest (no client authentication, scope,
+# audit): what the HTTP stack and the signature alone cost.
 #
 #   bench/run-token.sh                  # defaults: 3 runs of 10 s each, 64 connections
 #   RUNS=5 DURATION=20s CONNS=128 bench/run-token.sh
@@ -23,18 +26,21 @@ WARMUP=${WARMUP:-2s}
 TIMEOUT=${TIMEOUT:-10s}  # wrk's per-request timeout (its default, 2s, drops slow requests)
 PORT=${PORT:-4481}       # Gatehouse
 OP_PORT=${OP_PORT:-4482} # oidc-provider
+FLOOR_PORT=${FLOOR_PORT:-4483}
 NODE=${NODE:-node}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 command -v "$NODE" >/dev/null || { echo "node is needed for oidc-provider" >&2; exit 1; }
 command -v npm >/dev/null || { echo "npm is needed for oidc-provider" >&2; exit 1; }
 
-cargo build --release -q -p gatehouse-cli
-bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
+. bench/wrk.sh
+build_gatehouse
+build_floor
 [ -d bench/oidc-provider/node_modules/oidc-provider ] ||
   (cd bench/oidc-provider && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
-. bench/wrk.sh
 scratch
+start_floor token "127.0.0.1:$FLOOR_PORT"
+floor_url="http://127.0.0.1:$FLOOR_PORT"
 
 # Gatehouse, on a fresh data dir.
 GATEHOUSE_MASTER_KEY=$(printf '42%.0s' {1..32}) GATEHOUSE_LOG__LEVEL=warn \
@@ -86,6 +92,7 @@ check() { # name url id secret body
 }
 check gatehouse "$gh_url/oauth/token" "$gh_id" "$gh_secret" "$gh_body"
 check oidc-provider "$op_url/token" "$op_id" "$op_secret" "$op_body"
+check floor "$floor_url/token" "$gh_id" "$gh_secret" "$gh_body"
 
 lua() { # file id secret body
   cat >"$1" <<LUA
@@ -106,10 +113,11 @@ echo "wrk: $THREADS thread(s), $CONNS connections, $DURATION per run, $RUNS runs
 if [ "$WARMUP" != 0 ]; then
   load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$WARMUP" >/dev/null
   load oidc-provider "$op_url/token" "$work/op.lua" "$WARMUP" >/dev/null
+  load floor "$floor_url/token" "$work/gh.lua" "$WARMUP" >/dev/null
   echo "warm-up: $WARMUP each, not counted"
 fi
 
-gh_rates=() gh_p99s=() op_rates=() op_p99s=()
+gh_rates=() gh_p99s=() op_rates=() op_p99s=() floor_rates=() floor_p99s=()
 for run in $(seq "$RUNS"); do
   read -r rps p50 p99 timeouts < <(load gatehouse "$gh_url/oauth/token" "$work/gh.lua" "$DURATION")
   show gatehouse "$run" "$rps" "$p50" "$p99" "$timeouts"
@@ -117,11 +125,18 @@ for run in $(seq "$RUNS"); do
   read -r rps p50 p99 timeouts < <(load oidc-provider "$op_url/token" "$work/op.lua" "$DURATION")
   show oidc-provider "$run" "$rps" "$p50" "$p99" "$timeouts"
   op_rates+=("$rps"); op_p99s+=("$p99")
+  read -r rps p50 p99 timeouts < <(load floor "$floor_url/token" "$work/gh.lua" "$DURATION")
+  show floor "$run" "$rps" "$p50" "$p99" "$timeouts"
+  floor_rates+=("$rps"); floor_p99s+=("$p99")
 done
 
 gh_rps=$(median "${gh_rates[@]}") gh_p99=$(median "${gh_p99s[@]}")
 op_rps=$(median "${op_rates[@]}") op_p99=$(median "${op_p99s[@]}")
-printf 'median %-14s %10s req/s, p99 %8s ms\n' gatehouse: "$gh_rps" "$gh_p99" oidc-provider: "$op_rps" "$op_p99"
+floor_rps=$(median "${floor_rates[@]}") floor_p99=$(median "${floor_p99s[@]}")
+printf 'median %-14s %10s req/s, p99 %8s ms\n' gatehouse: "$gh_rps" "$gh_p99" oidc-provider: "$op_rps" "$op_p99" \
+  floor: "$floor_rps" "$floor_p99"
 awk -v a="$gh_rps" -v b="$op_rps" -v c="$gh_p99" -v d="$op_p99" \
   'BEGIN { printf "gatehouse/oidc-provider: %.2fx the requests/s, %.2fx the p99\n", a / b, c / d }'
+awk -v f="$floor_rps" -v a="$gh_rps" -v b="$op_rps" \
+  'BEGIN { printf "floor/oidc-provider: %.2fx; gatehouse/floor: %.2fx\n", f / b, a / f }'
 echo "rss after the runs: gatehouse $(rss "$gh"), oidc-provider $(rss "$op")"

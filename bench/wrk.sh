@@ -14,6 +14,18 @@ build_gatehouse() {
   bin=${CARGO_TARGET_DIR:-target}/release/gatehouse
 }
 
+# The bare stack (bench/src/bin/floor.rs: Gatehouse's HTTP parts doing none of its
+# work), as $floor, started by floor MODE ARGS... into $pids.
+build_floor() {
+  cargo build --release -q -p gatehouse-bench --bin floor
+  floor=${CARGO_TARGET_DIR:-target}/release/floor
+}
+start_floor() { # mode listen [upstream]
+  "$floor" "$@" >"$work/floor-$1.log" 2>&1 &
+  pids+=($!)
+  wait_port "${2##*:}"
+}
+
 to_ms() { # wrk latency (e.g. 950.00us, 8.95ms, 1.02s) -> ms
   awk -v v="$1" 'BEGIN {
     if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }

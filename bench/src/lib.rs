@@ -3,7 +3,9 @@
 //!
 //! The criterion benches are in `benches/`; `src/bin/memory.rs` measures resident memory
 //! with a million keys loaded; `run-http.sh` drives the HTTP load test with `wrk`;
-//! `src/bin/flow_load.rs` drives refresh grants and password logins for `run-flows.sh`.
+//! `src/bin/flow_load.rs` drives refresh grants and password logins for `run-flows.sh`;
+//! `src/bin/floor.rs` is the bare HTTP stack that `run-gateway.sh` and `run-token.sh`
+//! measure beside Gatehouse.
 
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
 use gatehouse_core::scope::ScopeSet;
