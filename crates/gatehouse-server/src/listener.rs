@@ -18,8 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 
 /// A client must send its whole request head within this time.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -56,24 +56,158 @@ pub async fn serve<F, S, Fut>(
     name: &'static str,
     tls: Option<Arc<Tls>>,
     service_for: F,
-    mut stop: oneshot::Receiver<()>,
+    stop: oneshot::Receiver<()>,
 ) where
     F: Fn(Peer) -> S + Send + Sync + 'static,
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let service_for = Arc::new(service_for);
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BUFFER)
-        .keep_alive(true);
+    let connections = Connections::new(name, tls, service_for);
+    accept_until(&listener, name, stop, |stream, peer| {
+        connections.spawn(stream, peer);
+    })
+    .await;
+    drop(listener);
+    connections.drain().await;
+}
+
+/// Like `serve`, but on workers: one thread per core, each with a single-threaded
+/// runtime. Connections are handed to them in turn and stay where they land, so a
+/// request never waits for another thread and what it allocates is freed on the
+/// thread that allocated it (nginx and Envoy work the same way). `make_service_for`
+/// runs once on each worker, so what it builds (an upstream pool) belongs to that
+/// worker. Accepting stays on the calling runtime: it is rare next to the requests
+/// of keep-alive connections. If no worker can be started, it serves here.
+pub async fn serve_per_core<M, F, S, Fut>(
+    listener: TcpListener,
+    name: &'static str,
+    tls: Option<Arc<Tls>>,
+    make_service_for: M,
+    stop: oneshot::Receiver<()>,
+) where
+    M: Fn() -> F + Send + Sync + 'static,
+    F: Fn(Peer) -> S + Send + Sync + 'static,
+    S: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    let make_service_for = Arc::new(make_service_for);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers: Vec<Worker> = (0..cores)
+        .filter_map(|index| {
+            Worker::start(name, index, tls.clone(), Arc::clone(&make_service_for))
+                .inspect_err(
+                    |e| tracing::error!(listener = name, error = %e, "cannot start a worker"),
+                )
+                .ok()
+        })
+        .collect();
+    if workers.is_empty() {
+        return serve(listener, name, tls, make_service_for(), stop).await;
+    }
+    let mut turn = 0;
+    accept_until(&listener, name, stop, |stream, peer| {
+        let handed = match stream.into_std() {
+            Ok(stream) => hand_out(&workers, &mut turn, (stream, peer)),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = handed {
+            tracing::warn!(listener = name, error = %e, "connection dropped: no worker took it");
+        }
+    })
+    .await;
+    drop(listener);
+    // Each worker sees its queue end, drains its connections and says so.
+    let finished: Vec<_> = workers
+        .into_iter()
+        .map(|worker| {
+            drop(worker.queue);
+            worker.finished
+        })
+        .collect();
+    for done in finished {
+        let _ = done.await;
+    }
+}
+
+/// A connection accepted but not yet served: the socket, out of the acceptor's
+/// runtime, and the client's address.
+type Handed = (std::net::TcpStream, SocketAddr);
+/// Connections a worker may have queued before the acceptor turns to the next.
+const WORKER_QUEUE: usize = 1024;
+
+/// Gives `connection` to the worker whose turn it is, or the next with room.
+fn hand_out(workers: &[Worker], turn: &mut usize, mut connection: Handed) -> Result<(), String> {
+    for _ in 0..workers.len() {
+        let worker = &workers[*turn % workers.len()];
+        *turn = turn.wrapping_add(1);
+        match worker.queue.try_send(connection) {
+            Ok(()) => return Ok(()),
+            Err(
+                mpsc::error::TrySendError::Full(back) | mpsc::error::TrySendError::Closed(back),
+            ) => {
+                connection = back;
+            }
+        }
+    }
+    Err(format!("all {} workers full or gone", workers.len()))
+}
+
+/// A thread with a single-threaded runtime serving the connections it is handed.
+struct Worker {
+    queue: mpsc::Sender<Handed>,
+    /// Fires (or closes) once its connections have drained.
+    finished: oneshot::Receiver<()>,
+}
+
+impl Worker {
+    fn start<M, F, S, Fut>(
+        name: &'static str,
+        index: usize,
+        tls: Option<Arc<Tls>>,
+        make_service_for: Arc<M>,
+    ) -> std::io::Result<Self>
+    where
+        M: Fn() -> F + Send + Sync + 'static,
+        F: Fn(Peer) -> S + Send + Sync + 'static,
+        S: Fn(Request<Incoming>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (queue, mut handed) = mpsc::channel::<Handed>(WORKER_QUEUE);
+        let (done, finished) = oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("{name}-{index}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let connections = Connections::new(name, tls, make_service_for());
+                    while let Some((stream, peer)) = handed.recv().await {
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => connections.spawn(stream, peer),
+                            Err(e) => tracing::warn!(listener = name, error = %e, "cannot take a connection"),
+                        }
+                    }
+                    connections.drain().await;
+                });
+                let _ = done.send(());
+            })?;
+        Ok(Worker { queue, finished })
+    }
+}
+
+/// Accepts on `listener` until `stop` fires (or its sender is gone), giving each
+/// connection to `accepted` with TCP_NODELAY set.
+async fn accept_until(
+    listener: &TcpListener,
+    name: &'static str,
+    mut stop: oneshot::Receiver<()>,
+    mut accepted: impl FnMut(TcpStream, SocketAddr),
+) {
     loop {
         let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+            result = listener.accept() => match result {
+                Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
                     tracing::warn!(listener = name, error = %e, "accept failed");
@@ -81,11 +215,48 @@ pub async fn serve<F, S, Fut>(
                     continue;
                 }
             },
-            _ = &mut stop => break,
+            _ = &mut stop => return,
         };
         let _ = stream.set_nodelay(true);
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
-        let (tls, service_for) = (tls.clone(), Arc::clone(&service_for));
+        accepted(stream, peer);
+    }
+}
+
+/// The connections of one runtime, each in a task of its own, and their drain.
+struct Connections<F> {
+    name: &'static str,
+    builder: http1::Builder,
+    graceful: GracefulShutdown,
+    tls: Option<Arc<Tls>>,
+    service_for: Arc<F>,
+}
+
+impl<F, S, Fut> Connections<F>
+where
+    F: Fn(Peer) -> S + Send + Sync + 'static,
+    S: Fn(Request<Incoming>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+{
+    fn new(name: &'static str, tls: Option<Arc<Tls>>, service_for: F) -> Self {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(MAX_HEAD_BUFFER)
+            .keep_alive(true);
+        Self {
+            name,
+            builder,
+            graceful: GracefulShutdown::new(),
+            tls,
+            service_for: Arc::new(service_for),
+        }
+    }
+
+    /// Serves `stream`, from `peer`, in a task on the current runtime.
+    fn spawn(&self, stream: TcpStream, peer: SocketAddr) {
+        let (builder, watcher) = (self.builder.clone(), self.graceful.watcher());
+        let (tls, service_for, name) = (self.tls.clone(), Arc::clone(&self.service_for), self.name);
         // The handshake runs in the connection's task, so a slow one holds up no other.
         tokio::spawn(async move {
             let result = match tls {
@@ -106,15 +277,18 @@ pub async fn serve<F, S, Fut>(
             }
         });
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            listener = name,
-            "requests still in flight after 30 s; closing them"
-        );
+
+    /// Lets requests in flight finish, up to `DRAIN_TIMEOUT`.
+    async fn drain(self) {
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                listener = self.name,
+                "requests still in flight after 30 s; closing them"
+            );
+        }
     }
 }
 
@@ -135,3 +309,6 @@ where
         .watch(builder.serve_connection(TokioIo::new(io), service))
         .await
 }
+
+#[cfg(test)]
+mod tests;

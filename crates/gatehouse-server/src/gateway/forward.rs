@@ -10,13 +10,20 @@ use crate::state::{AppState, RequestContext};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header, request};
 use gatehouse_core::audit::{EventBody, Outcome};
+use gatehouse_proxy::forward::Forwarder;
 use gatehouse_proxy::hygiene::{self, Forwarded};
 use hyper::body::Incoming;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// Answers one request that arrived on the gateway listener.
-pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) -> Response<Body> {
+/// Answers one request that arrived on the gateway listener, forwarding it (if
+/// admitted) over `forwarder`, the upstream connections of the runtime it runs on.
+pub async fn handle(
+    state: Arc<AppState>,
+    forwarder: Forwarder<Incoming>,
+    peer: Peer,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
@@ -26,7 +33,7 @@ pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) ->
         path: parts.uri.path().to_owned(),
     };
     let mut event = ctx.into_event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
-    let mut response = route_and_forward(&state, &peer, parts, body, &mut event).await;
+    let mut response = route_and_forward(&state, &forwarder, &peer, parts, body, &mut event).await;
     let status = response.status().as_u16();
     event.status = Some(status);
     event.latency_us = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -42,6 +49,7 @@ pub async fn handle(state: Arc<AppState>, peer: Peer, req: Request<Incoming>) ->
 /// event stays denied with a reason unless the request reached the upstream.
 async fn route_and_forward(
     state: &AppState,
+    forwarder: &Forwarder<Incoming>,
     peer: &Peer,
     mut parts: request::Parts,
     body: Incoming,
@@ -98,12 +106,7 @@ async fn route_and_forward(
     parts.headers.extend(identity);
     parts.uri = uri;
     parts.version = Version::HTTP_11;
-    match state
-        .gateway
-        .forwarder
-        .send(Request::from_parts(parts, body))
-        .await
-    {
+    match forwarder.send(Request::from_parts(parts, body)).await {
         Ok(upstream) => {
             event.outcome = Outcome::Allowed;
             let (mut head, body) = upstream.into_parts();

@@ -19,20 +19,18 @@ pub use serve::serve;
 
 use crate::config::{RoutePolicy, Settings};
 use crate::issuers::Issuers;
-use gatehouse_proxy::forward::Forwarder;
 use gatehouse_proxy::route::RouteTable;
-use hyper::body::Incoming;
 use limits::RouteLimits;
 use parking_lot::RwLock;
 use std::sync::Arc;
 
-/// The gateway's state: routes, external issuers, rate-limit buckets, upstream client.
+/// The gateway's state: routes, external issuers, rate-limit buckets. (The upstream
+/// clients belong to the listener's runtimes: `serve`.)
 pub struct Gateway {
     routes: RwLock<Arc<RouteTable<RoutePolicy>>>,
     issuers: RwLock<Arc<Issuers>>,
     /// Rate-limit buckets of the routes.
     pub limits: RouteLimits,
-    forwarder: Forwarder<Incoming>,
     http: reqwest::Client,
 }
 
@@ -46,7 +44,6 @@ impl Gateway {
                 http.clone(),
             ))),
             limits: RouteLimits::default(),
-            forwarder: Forwarder::new(settings.gateway.forwarder.clone()),
             http,
         }
     }
