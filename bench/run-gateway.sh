@@ -6,7 +6,7 @@
 #   haproxy-jwt     HAProxy verifying an ES256 JWT with jwt_verify (+ exp), then forwarding
 #   gatehouse-key   Gatehouse's gateway checking an API key (scope required, audited)
 #   gatehouse-jwt   Gatehouse's gateway checking the same ES256 JWT as HAProxy
-#   floor           hyper's server and Gatehouse's upstream client with no gateway work
+#   floor           the gateway's own listener and upstream client with no gateway work
 #                   (bench/src/bin/floor.rs): what the HTTP stack alone costs
 # The JWT is a Gatehouse access token; HAProxy gets Gatehouse's public key as PEM.
 # Each target is loaded RUNS times, round robin; medians, and each as a ratio to nginx.
