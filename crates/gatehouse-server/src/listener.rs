@@ -1,7 +1,9 @@
 //! Serving HTTP/1.1 on a listener, for the API and the gateway alike: hyper directly,
 //! over plain TCP or TLS, with a bound on how long a client may take to finish its
 //! handshake and send its request head (slowloris), a bounded head buffer, and a
-//! graceful drain on stop.
+//! graceful drain on stop. The API's connections share the process's runtime
+//! (`serve`); the gateway's are spread over a worker thread per core
+//! (`serve_per_core`).
 
 use crate::tls::Tls;
 use axum::body::Body;
