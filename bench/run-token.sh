@@ -7,9 +7,9 @@
 # alternate Gatehouse and oidc-provider RUNS times, then the medians and the ratio
 # Gatehouse/oidc-provider are printed. Any non-2xx response or connect/read/write error
 # fails it; requests slower than TIMEOUT are counted and reported. A third target, the
-# floor (bench/src/bin/floor.rs), answers every request with an ES256 token signed by
-# gatehouse-core over hyper, doing none of the rest (no client authentication, scope,
-# audit): what the HTTP stack and the signature alone cost.
+# floor (bench/src/bin/floor.rs), answers every request on the API's own listener with
+# an ES256 token signed by gatehouse-core, doing none of the rest (no router, client
+# authentication, scope or audit): what the HTTP stack and the signature alone cost.
 #
 #   bench/run-token.sh                  # defaults: 3 runs of 10 s each, 64 connections
 #   RUNS=5 DURATION=20s CONNS=128 bench/run-token.sh

@@ -15,7 +15,7 @@ build_gatehouse() {
 }
 
 # The bare stack (bench/src/bin/floor.rs: Gatehouse's HTTP parts doing none of its
-# work), as $floor, started by floor MODE ARGS... into $pids.
+# work): build_floor sets $floor; start_floor starts it into $pids and waits for it.
 build_floor() {
   cargo build --release -q -p gatehouse-bench --bin floor
   floor=${CARGO_TARGET_DIR:-target}/release/floor
