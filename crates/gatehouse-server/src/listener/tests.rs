@@ -25,18 +25,26 @@ async fn get(addr: SocketAddr) -> String {
     answer.split("\r\n\r\n").nth(1).unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn each_connection_is_served_on_a_worker_in_turn_and_stop_closes_the_listener() {
+/// `serve_per_core` with `thread_name` on a loopback port: its address, its stop and
+/// the task serving.
+async fn start() -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel();
+    let make_service_for = || |_: Peer| thread_name;
     let serving = tokio::spawn(serve_per_core(
         listener,
         "test",
         None,
-        || |_: Peer| thread_name,
+        make_service_for,
         stopped,
     ));
+    (addr, stop, serving)
+}
+
+#[tokio::test]
+async fn each_connection_is_served_on_a_worker_in_turn_and_stop_closes_the_listener() {
+    let (addr, stop, serving) = start().await;
 
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut answered_by = Vec::new();
@@ -62,16 +70,7 @@ async fn each_connection_is_served_on_a_worker_in_turn_and_stop_closes_the_liste
 
 #[tokio::test]
 async fn dropping_the_stop_sender_stops_it_too() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn(serve_per_core(
-        listener,
-        "test",
-        None,
-        || |_: Peer| thread_name,
-        stopped,
-    ));
+    let (addr, stop, serving) = start().await;
     assert!(get(addr).await.starts_with("test-"));
     drop(stop);
     tokio::time::timeout(Duration::from_secs(5), serving)
