@@ -138,7 +138,7 @@ for t in "${targets[@]}"; do
   # shellcheck disable=SC2086
   cpu=$(median ${cpus[$name]})
   awk -v n="$name" -v r="$rps" -v a="$p50" -v b="$p99" -v x="$nginx_rps" -v d="$direct_p99" -v c="$cpu" \
-    'BEGIN { printf "  %-14s %10.0f req/s  %5.2fx  p50 %6.3f ms  p99 %6.3f ms  (+%.3f ms)  cpu %5.1f us\n", n, r, r / x, a, b, b - d, c }'
+    'BEGIN { printf "  %-14s %10.0f req/s  %5.2fx  p50 %6.3f ms  p99 %6.3f ms  (%+.3f ms)  cpu %5.1f us\n", n, r, r / x, a, b, b - d, c }'
 done
 # shellcheck disable=SC2086
 awk -v g="$(median ${rates[gatehouse-jwt]})" -v h="$(median ${rates[haproxy-jwt]})" \
