@@ -75,8 +75,9 @@ pub async fn serve<F, S, Fut>(
 
 /// Like `serve`, but on workers: one thread per core, each with a single-threaded
 /// runtime. Connections are handed to them in turn and stay where they land, so a
-/// request never waits for another thread and what it allocates is freed on the
-/// thread that allocated it (nginx and Envoy work the same way). `make_service_for`
+/// request never waits for another thread, and what it allocates is mostly freed on
+/// the thread that allocated it (its audit event is not: the writer takes it). nginx
+/// and Envoy work the same way. `make_service_for`
 /// runs once on each worker, so what it builds (an upstream pool) belongs to that
 /// worker. Accepting stays on the calling runtime: it is rare next to the requests
 /// of keep-alive connections. If no worker can be started, it serves here.
