@@ -15,6 +15,6 @@ pub mod forward;
 pub mod hygiene;
 pub mod route;
 
-pub use forward::{ForwardError, Forwarder, ForwarderSettings};
+pub use forward::{ForwardError, Forwarder, ForwarderSettings, UpstreamBody};
 pub use hygiene::{Forwarded, Refusal, check_request, prepare_request, prepare_response};
 pub use route::{Route, RouteError, RouteSpec, RouteTable, Upstream, UpstreamError};

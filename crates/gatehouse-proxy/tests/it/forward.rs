@@ -4,13 +4,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_proxy::{ForwardError, Forwarded, Forwarder, ForwarderSettings, Route, RouteSpec};
+use gatehouse_proxy::{
+    ForwardError, Forwarded, Forwarder, ForwarderSettings, Route, RouteSpec, UpstreamBody,
+};
 use http::{HeaderName, Method, Request, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::upstream::{PatternBody, spawn_echo, spawn_hangup, spawn_silent};
+use crate::upstream::{
+    BIG, PatternBody, spawn_echo, spawn_hangup, spawn_one_per_connection, spawn_silent,
+};
 
 fn forwarder<B>(request_timeout: Duration) -> Forwarder<B>
 where
@@ -27,7 +31,7 @@ fn get(uri: String) -> Request<Empty<Bytes>> {
     Request::get(uri).body(Empty::new()).unwrap()
 }
 
-async fn text(response: http::Response<Incoming>) -> String {
+async fn text<B>(response: http::Response<UpstreamBody<B>>) -> String {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(body.to_vec()).unwrap()
 }
@@ -217,4 +221,123 @@ async fn sequential_requests_reuse_one_pooled_connection() {
         assert!(text(response).await.starts_with(&format!("GET /n/{i}\n")));
     }
     assert_eq!(echo.connections.load(Ordering::SeqCst), 1);
+}
+
+fn pooled<B>(pool_idle_timeout: Duration, pool_max_idle_per_host: usize) -> Forwarder<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Forwarder::new(ForwarderSettings {
+        pool_idle_timeout,
+        pool_max_idle_per_host,
+        ..ForwarderSettings::default()
+    })
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_closed_while_idle_is_not_used_again() {
+    let (addr, connections) = spawn_one_per_connection().await;
+    let forwarder = forwarder::<Empty<Bytes>>(Duration::from_secs(5));
+    for _ in 0..5 {
+        let response = forwarder
+            .send(get(format!("http://{addr}/")))
+            .await
+            .unwrap();
+        assert_eq!(text(response).await, "ok");
+        // Long enough for the close to arrive before the next request goes out.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn a_response_body_dropped_unread_takes_its_connection_with_it() {
+    let echo = spawn_echo().await;
+    let forwarder = forwarder::<Empty<Bytes>>(Duration::from_secs(5));
+    let mut response = forwarder
+        .send(get(format!("http://{}/big", echo.addr)))
+        .await
+        .unwrap();
+    let first = response.body_mut().frame().await.unwrap().unwrap();
+    assert!(first.into_data().unwrap().len() < BIG, "read in one frame");
+    drop(response);
+    // The next request must not wait behind the rest of that body on its connection.
+    let response = forwarder
+        .send(get(format!("http://{}/next", echo.addr)))
+        .await
+        .unwrap();
+    assert!(text(response).await.starts_with("GET /next\n"));
+    assert_eq!(echo.connections.load(Ordering::SeqCst), 2);
+    let big = forwarder
+        .send(get(format!("http://{}/big", echo.addr)))
+        .await
+        .unwrap();
+    assert_eq!(text(big).await.len(), BIG, "read to the end, it is whole");
+}
+
+#[tokio::test]
+async fn answers_without_a_body_give_their_connection_back() {
+    let echo = spawn_echo().await;
+    let forwarder = forwarder::<Empty<Bytes>>(Duration::from_secs(5));
+    for _ in 0..5 {
+        let request = Request::head(format!("http://{}/", echo.addr))
+            .body(Empty::new())
+            .unwrap();
+        let response = forwarder.send(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // Not read: nothing reads the body of an answer to HEAD.
+        drop(response);
+    }
+    assert_eq!(echo.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_connection_idle_past_the_idle_timeout_is_not_used_again() {
+    let echo = spawn_echo().await;
+    let forwarder = pooled::<Empty<Bytes>>(Duration::from_millis(200), 256);
+    for wait in [0, 400] {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        let response = forwarder.send(get(format!("http://{}/", echo.addr))).await;
+        text(response.unwrap()).await;
+    }
+    assert_eq!(echo.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_once_the_idle_timeout_passes_without_traffic() {
+    let echo = spawn_echo().await;
+    let forwarder = pooled::<Empty<Bytes>>(Duration::from_secs(1), 256);
+    let response = forwarder.send(get(format!("http://{}/", echo.addr))).await;
+    text(response.unwrap()).await;
+    assert_eq!(echo.closed.load(Ordering::SeqCst), 0, "kept while fresh");
+    // The sweep runs every second: the connection is closed within two of going idle.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while echo.closed.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(echo.connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn no_connection_is_kept_when_no_idle_connection_may_be() {
+    let echo = spawn_echo().await;
+    let forwarder = pooled::<Empty<Bytes>>(Duration::from_secs(90), 0);
+    for _ in 0..3 {
+        let response = forwarder.send(get(format!("http://{}/", echo.addr))).await;
+        text(response.unwrap()).await;
+    }
+    assert_eq!(echo.connections.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_uri_that_is_not_absolute_http_is_refused_before_connecting() {
+    for uri in ["/relative", "https://127.0.0.1:1/"] {
+        let err = forwarder::<Empty<Bytes>>(Duration::from_secs(5))
+            .send(get(uri.to_owned()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ForwardError::Connect(_)), "{uri}: {err:?}");
+    }
 }

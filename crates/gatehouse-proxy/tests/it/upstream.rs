@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// A running echo upstream.
@@ -24,26 +24,40 @@ pub struct Echo {
     pub addr: SocketAddr,
     /// TCP connections accepted so far.
     pub connections: Arc<AtomicUsize>,
+    /// Of those, the ones that have ended.
+    pub closed: Arc<AtomicUsize>,
 }
 
 /// Starts an upstream that answers `/count` with `<bytes received> <pattern intact>`
 /// (streaming through the body without keeping it) and every other path with the
-/// request line and headers it received, one per line.
+/// request line and headers it received, one per line; `/big` with [`BIG`] bytes.
 pub async fn spawn_echo() -> Echo {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let accepted = connections.clone();
+    let (connections, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (accepted, ended) = (connections.clone(), closed.clone());
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             accepted.fetch_add(1, Ordering::SeqCst);
+            let ended = ended.clone();
             let service = service_fn(echo);
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            tokio::spawn(async move {
+                let _ = connection.await;
+                ended.fetch_add(1, Ordering::SeqCst);
+            });
         }
     });
-    Echo { addr, connections }
+    Echo {
+        addr,
+        connections,
+        closed,
+    }
 }
+
+/// The size of the echo upstream's `/big` answer: more than one read of it.
+pub const BIG: usize = 4 * 1024 * 1024;
 
 async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let (parts, mut body) = request.into_parts();
@@ -59,6 +73,8 @@ async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper
             }
         }
         format!("{count} {intact}")
+    } else if parts.uri.path() == "/big" {
+        "x".repeat(BIG)
     } else {
         let mut text = format!("{} {}\n", parts.method, parts.uri);
         for (name, value) in &parts.headers {
@@ -107,6 +123,33 @@ pub async fn spawn_hangup() -> SocketAddr {
         }
     });
     addr
+}
+
+/// Starts a listener that answers one request per connection and then closes it, as an
+/// upstream does whose keep-alive timeout is shorter than the gateway's.
+pub async fn spawn_one_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let accepted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            let _ = stream.write_all(answer).await;
+            drop(stream);
+        }
+    });
+    (addr, connections)
 }
 
 /// The byte at `offset` of a [`PatternBody`]; 251 is prime, so a dropped, repeated or
