@@ -63,7 +63,9 @@ pub struct Forwarder<B> {
 /// Idle connections by upstream authority, newest last.
 struct Pool<B> {
     settings: ForwarderSettings,
-    idle: Mutex<HashMap<Authority, Vec<Idle<B>>>>,
+    /// Keyed by the authority as written: `Authority`'s own hash lowercases and feeds
+    /// its bytes one at a time, a thousand instructions a request for two lookups.
+    idle: Mutex<HashMap<Box<str>, Vec<Idle<B>>>>,
     /// Whether the task that closes connections idle too long has started: it needs a
     /// runtime, which building a forwarder does not.
     sweeping: std::sync::atomic::AtomicBool,
@@ -221,7 +223,7 @@ impl<B> Pool<B> {
         loop {
             let mut sender = {
                 let mut idle = self.idle.lock();
-                let list = idle.get_mut(authority)?;
+                let list = idle.get_mut(authority.as_str())?;
                 let newest = list.pop()?;
                 if newest.since.elapsed() >= self.settings.pool_idle_timeout {
                     // The newest is too old, so are all the others.
@@ -243,7 +245,10 @@ impl<B> Pool<B> {
             return;
         }
         let mut idle = self.idle.lock();
-        let list = idle.entry(authority).or_default();
+        let list = match idle.get_mut(authority.as_str()) {
+            Some(list) => list,
+            None => idle.entry(authority.as_str().into()).or_default(),
+        };
         // Past the cap the connection is dropped, which closes it.
         if list.len() < self.settings.pool_max_idle_per_host {
             list.push(Idle {
