@@ -13,6 +13,7 @@
 use crate::time::UnixTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Whether the decision let the caller through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,36 +45,41 @@ impl Outcome {
 }
 
 /// What happened, before it is given a place in the chain. Never holds a secret.
+///
+/// Its text is `Arc<str>`: an event is built once on the request's thread and then only
+/// read — chained, then bound into the store's INSERT, where sqlx takes an `Arc<str>`
+/// as it is. As `String`s, the writer copied each field into a fresh `Arc<str>` for
+/// sqlx, and those copies were most of its CPU (BENCHMARKS.md, ninth session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBody {
     /// When the decision was made.
     pub time: UnixTime,
     /// The request's id.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// What was attempted, such as `key.create` or `key.verify`.
-    pub action: String,
+    pub action: Arc<str>,
     /// Allowed or denied.
     pub outcome: Outcome,
     /// Why, as a stable code (`REVOKED`, `insufficient_scope`, …).
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
     /// Who acted, when known.
-    pub principal: Option<String>,
+    pub principal: Option<Arc<str>>,
     /// The credential the caller used (a key id), when known.
-    pub credential_id: Option<String>,
+    pub credential_id: Option<Arc<str>>,
     /// How the caller authenticated.
-    pub auth_method: Option<String>,
+    pub auth_method: Option<Arc<str>>,
     /// What was acted on (a key id, …).
-    pub target: Option<String>,
+    pub target: Option<Arc<str>>,
     /// The gateway route, for gateway decisions.
-    pub route: Option<String>,
+    pub route: Option<Arc<str>>,
     /// HTTP method.
-    pub method: Option<String>,
+    pub method: Option<Arc<str>>,
     /// Request path (without query string).
-    pub path: Option<String>,
+    pub path: Option<Arc<str>>,
     /// HTTP status answered.
     pub status: Option<u16>,
     /// The client's IP address.
-    pub client_ip: Option<String>,
+    pub client_ip: Option<Arc<str>>,
     /// How long the request took to answer, in microseconds (gateway decisions).
     pub latency_us: Option<u64>,
 }
@@ -81,11 +87,11 @@ pub struct EventBody {
 impl EventBody {
     /// An event of `action` at `time` for request `request_id`, allowed, with every
     /// other field empty: callers fill in what they know.
-    pub fn new(time: UnixTime, request_id: String, action: &str) -> Self {
+    pub fn new(time: UnixTime, request_id: impl Into<Arc<str>>, action: &str) -> Self {
         Self {
             time,
-            request_id,
-            action: action.to_owned(),
+            request_id: request_id.into(),
+            action: action.into(),
             outcome: Outcome::Allowed,
             reason: None,
             principal: None,
@@ -103,9 +109,9 @@ impl EventBody {
 
     /// Names `who` as the event's principal, credential and auth method.
     pub fn attribute_to(&mut self, who: &crate::auth::Authenticated) {
-        self.principal = Some(who.principal().to_owned());
-        self.credential_id = Some(who.credential_id().to_owned());
-        self.auth_method = Some(who.method().as_str().to_owned());
+        self.principal = Some(who.principal().into());
+        self.credential_id = Some(who.credential_id().into());
+        self.auth_method = Some(who.method().as_str().into());
     }
 }
 
@@ -383,7 +389,7 @@ mod tests {
     fn body(n: i64) -> EventBody {
         EventBody {
             time: UnixTime::from_millis(n),
-            request_id: format!("req_{n}"),
+            request_id: format!("req_{n}").into(),
             action: "key.verify".into(),
             outcome: Outcome::Allowed,
             reason: Some("VALID".into()),
@@ -484,7 +490,7 @@ mod tests {
         let mut a = body(1);
         a.reason = None;
         let mut b = body(1);
-        b.reason = Some(String::new());
+        b.reason = Some("".into());
         assert_ne!(
             link_hash(&ChainHash::GENESIS, 1, &a),
             link_hash(&ChainHash::GENESIS, 1, &b)

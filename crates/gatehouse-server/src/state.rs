@@ -59,9 +59,9 @@ impl AppState {
     /// rotation): principal `gatehouse`, and no method, path, status or client.
     pub fn system_event(&self, action: &str, reason: &str, target: &str) -> EventBody {
         let mut event = EventBody::new(self.clock.now(), self.request_ids.next(), action);
-        event.reason = Some(reason.to_owned());
-        event.principal = Some(String::from("gatehouse"));
-        event.target = Some(target.to_owned());
+        event.reason = Some(reason.into());
+        event.principal = Some("gatehouse".into());
+        event.target = Some(target.into());
         event
     }
 }
@@ -109,17 +109,18 @@ impl RequestIds {
     }
 }
 
-/// Who made a request and how, for the audit trail.
+/// Who made a request and how, for the audit trail. Cheap to clone: its text is
+/// shared, as in the events it becomes.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     /// The request's id.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// The client's IP address.
-    pub client_ip: Option<String>,
+    pub client_ip: Option<Arc<str>>,
     /// HTTP method.
-    pub method: String,
+    pub method: Arc<str>,
     /// Request path, without the query string.
-    pub path: String,
+    pub path: Arc<str>,
 }
 
 impl RequestContext {

@@ -3,7 +3,7 @@
 use crate::rows::{event_columns, event_from_row, to_i64};
 use crate::unavailable;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{AuditEvent, ChainHash};
+use gatehouse_core::audit::{AuditEvent, ChainHash, Outcome};
 use gatehouse_store::{AuditQuery, Order, Pruned, StoreError};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::sync::{Arc, LazyLock};
@@ -36,11 +36,16 @@ fn insert_sql(rows: usize) -> String {
     )
 }
 
-/// A text value to bind: sqlx keeps its own copy of every bound string, and from an
-/// `Arc<str>` that copy is one allocation, where a `&str` costs two (a `String`, then
-/// an `Arc` around it).
-fn text(s: &str) -> Arc<str> {
-    Arc::from(s)
+/// An outcome as the INSERT binds it: one of two `Arc<str>` made once, where a `&str`
+/// would cost sqlx two allocations a row.
+fn outcome(outcome: Outcome) -> Arc<str> {
+    static OUTCOMES: LazyLock<[Arc<str>; 2]> =
+        LazyLock::new(|| [Outcome::Allowed, Outcome::Denied].map(|o| Arc::from(o.as_str())));
+    let [allowed, denied] = &*OUTCOMES;
+    Arc::clone(match outcome {
+        Outcome::Allowed => allowed,
+        Outcome::Denied => denied,
+    })
 }
 
 pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), StoreError> {
@@ -52,23 +57,25 @@ pub async fn append(pool: &SqlitePool, events: &[AuditEvent]) -> Result<(), Stor
         .map(|chunk| (INSERT_MANY.as_str(), chunk))
         .chain(rest.chunks(1).map(|one| (INSERT_ONE.as_str(), one)));
     for (sql, chunk) in statements {
+        // Each text field is an `Arc<str>`, which sqlx binds as it is: a clone is a
+        // reference count, not a copy.
         let q = chunk.iter().fold(sqlx::query(sql), |q, e| {
             let b = &e.body;
             q.bind(to_i64(e.seq))
                 .bind(b.time.as_millis())
-                .bind(text(&b.request_id))
-                .bind(text(&b.action))
-                .bind(text(b.outcome.as_str()))
-                .bind(b.reason.as_deref().map(text))
-                .bind(b.principal.as_deref().map(text))
-                .bind(b.credential_id.as_deref().map(text))
-                .bind(b.auth_method.as_deref().map(text))
-                .bind(b.target.as_deref().map(text))
-                .bind(b.route.as_deref().map(text))
-                .bind(b.method.as_deref().map(text))
-                .bind(b.path.as_deref().map(text))
+                .bind(Arc::clone(&b.request_id))
+                .bind(Arc::clone(&b.action))
+                .bind(outcome(b.outcome))
+                .bind(b.reason.clone())
+                .bind(b.principal.clone())
+                .bind(b.credential_id.clone())
+                .bind(b.auth_method.clone())
+                .bind(b.target.clone())
+                .bind(b.route.clone())
+                .bind(b.method.clone())
+                .bind(b.path.clone())
                 .bind(b.status.map(i64::from))
-                .bind(b.client_ip.as_deref().map(text))
+                .bind(b.client_ip.clone())
                 .bind(b.latency_us.map(to_i64))
                 .bind(e.prev_hash.to_hex())
                 .bind(e.hash.to_hex())

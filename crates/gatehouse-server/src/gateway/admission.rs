@@ -58,7 +58,7 @@ impl NotAdmitted {
         match self {
             Self::NoRoute => event.reason = Some("no_route".into()),
             Self::Refused { route, refused } => {
-                event.route = Some(route.clone());
+                event.route = Some(route.as_str().into());
                 if let Some(who) = &refused.who {
                     event.attribute_to(who);
                 }

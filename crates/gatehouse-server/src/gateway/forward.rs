@@ -27,10 +27,10 @@ pub async fn handle(
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
-        request_id: state.request_ids.next(),
-        client_ip: Some(String::from(&*peer.ip)),
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
+        request_id: state.request_ids.next().into(),
+        client_ip: Some(Arc::clone(&peer.ip)),
+        method: parts.method.as_str().into(),
+        path: parts.uri.path().into(),
     };
     let mut event = ctx.into_event(state.clock.now(), "gateway.request", Outcome::Denied, 0);
     let mut response = route_and_forward(&state, &forwarder, &peer, parts, body, &mut event).await;
@@ -82,7 +82,7 @@ async fn route_and_forward(
             return not.response(StatusCode::NOT_FOUND);
         }
     };
-    event.route = Some(route.name().to_owned());
+    event.route = Some(route.name().into());
     event.attribute_to(&who);
     let Ok(uri) = route.upstream_uri(&parts.uri) else {
         let refusal = hygiene::Refusal::BadPath;

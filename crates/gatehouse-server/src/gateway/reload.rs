@@ -61,7 +61,7 @@ pub async fn reload(state: &AppState, why: &str) {
         Err(e) => {
             tracing::error!(error = %e, "configuration not reloaded; keeping the routes in use");
             event.outcome = Outcome::Denied;
-            event.reason = Some(format!("{why}: invalid configuration"));
+            event.reason = Some(format!("{why}: invalid configuration").into());
         }
     }
     state.audit.record(event).await;

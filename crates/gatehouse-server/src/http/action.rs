@@ -60,7 +60,7 @@ impl Caller {
         status: StatusCode,
     ) {
         let mut event = self.event(state, action, Outcome::Allowed, status);
-        event.target = target.map(str::to_owned);
+        event.target = target.map(Into::into);
         state.audit.record(event).await;
     }
 
@@ -75,8 +75,8 @@ impl Caller {
     ) {
         let (status, code) = error.status_and_code();
         let mut event = self.event(state, action, Outcome::Denied, status);
-        event.target = target.map(str::to_owned);
-        event.reason = Some(code.to_owned());
+        event.target = target.map(Into::into);
+        event.reason = Some(code.into());
         state.audit.record(event).await;
     }
 

@@ -215,12 +215,12 @@ pub async fn answer(
     let response = match result {
         Ok((response, reason)) => {
             event.outcome = Outcome::Allowed;
-            event.reason = Some(reason);
+            event.reason = Some(reason.into());
             no_store(response)
         }
         Err(error) => {
             event.outcome = Outcome::Denied;
-            event.reason = Some(error.code().to_owned());
+            event.reason = Some(error.code().into());
             oauth_error(&error)
         }
     };

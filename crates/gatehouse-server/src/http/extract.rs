@@ -29,10 +29,10 @@ impl RequestContext {
             return ctx.clone();
         }
         Self {
-            request_id: state.request_ids.next(),
-            client_ip: parts.extensions.get::<Peer>().map(|p| String::from(&*p.ip)),
-            method: parts.method.as_str().to_owned(),
-            path: parts.uri.path().to_owned(),
+            request_id: state.request_ids.next().into(),
+            client_ip: parts.extensions.get::<Peer>().map(|p| Arc::clone(&p.ip)),
+            method: parts.method.as_str().into(),
+            path: parts.uri.path().into(),
         }
     }
 }
@@ -65,11 +65,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                     Outcome::Denied,
                     status.as_u16(),
                 );
-                event.reason = Some(failure.reason().to_owned());
-                event.auth_method = Some(String::from("api_key"));
+                event.reason = Some(failure.reason().into());
+                event.auth_method = Some("api_key".into());
                 if let Some(key) = known {
-                    event.principal = Some(key.subject().to_owned());
-                    event.credential_id = Some(key.id().to_owned());
+                    event.principal = Some(key.subject().into());
+                    event.credential_id = Some(key.id().into());
                 }
                 state.audit.record(event).await;
                 Err(error)

@@ -37,13 +37,13 @@ pub async fn forward_auth(
         Outcome::Denied,
         0,
     );
-    event.method = Some(method.to_string());
-    event.path = Some(uri.path().to_owned());
+    event.method = Some(method.as_str().into());
+    event.path = Some(uri.path().into());
     let routes = state.gateway.routes();
     // The same path rules as the gateway's own: the proxy in front may normalize
     // differently from the upstream behind it.
     let response = if let Err(refusal) = check_path(uri.path()) {
-        event.reason = Some(refusal.code().to_owned());
+        event.reason = Some(refusal.code().into());
         respond::refused(refusal)
     } else {
         let asking = Asking {
@@ -68,7 +68,7 @@ pub async fn forward_auth(
                 rate,
                 ..
             }) => {
-                event.route = Some(route.name().to_owned());
+                event.route = Some(route.name().into());
                 event.attribute_to(&who);
                 event.outcome = Outcome::Allowed;
                 if let Some(bucket) = &rate {

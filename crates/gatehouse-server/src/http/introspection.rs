@@ -50,7 +50,7 @@ pub async fn introspect(
             .as_ref()
             .and_then(|Extension(p)| p.client_cert.as_deref());
         let caller = introspector(&state, &headers, &form, cert)?;
-        event.principal = Some(caller.clone());
+        event.principal = Some(caller.as_str().into());
         let token = form
             .token
             .as_deref()
@@ -62,7 +62,7 @@ pub async fn introspect(
         let checked = check(&state, token);
         let reason = match &checked {
             Ok(token) => {
-                event.target = token.claims.jti.clone();
+                event.target = token.claims.jti.as_deref().map(Into::into);
                 "active".to_owned()
             }
             Err(rejection) => format!("inactive: {}", rejection.reason()),
@@ -92,8 +92,8 @@ pub async fn revoke(
             .as_ref()
             .and_then(|Extension(p)| p.client_cert.as_deref());
         let client = authenticate(&state, &headers, &form.credentials, cert)?;
-        event.principal = Some(client.id.clone());
-        event.credential_id = Some(client.id.clone());
+        event.principal = Some(client.id.as_str().into());
+        event.credential_id = Some(client.id.as_str().into());
         let token = form
             .token
             .as_deref()
@@ -105,7 +105,7 @@ pub async fn revoke(
         let Ok(token) = check(&state, token) else {
             return Ok("not_active".to_owned());
         };
-        event.target = token.claims.jti.clone();
+        event.target = token.claims.jti.as_deref().map(Into::into);
         if token.claims.client_id.as_deref() != Some(client.id.as_str()) {
             return Err(OAuthError::UnauthorizedClient(
                 "this token was issued to another client".into(),

@@ -128,10 +128,10 @@ async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next)
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     let ctx = RequestContext {
-        request_id: state.request_ids.next(),
-        client_ip: req.extensions().get::<Peer>().map(|p| String::from(&*p.ip)),
-        method: req.method().as_str().to_owned(),
-        path: req.uri().path().to_owned(),
+        request_id: state.request_ids.next().into(),
+        client_ip: req.extensions().get::<Peer>().map(|p| Arc::clone(&p.ip)),
+        method: req.method().as_str().into(),
+        path: req.uri().path().into(),
     };
     let request_id = HeaderValue::from_str(&ctx.request_id).ok();
     let mut response = if header_bytes > MAX_HEADERS {

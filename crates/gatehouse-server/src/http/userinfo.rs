@@ -28,8 +28,8 @@ pub async fn userinfo(
     let response = match answer(&state, &headers).await {
         Ok((user_id, client_id, body)) => {
             event.outcome = Outcome::Allowed;
-            event.principal = Some(user_id);
-            event.credential_id = client_id;
+            event.principal = Some(user_id.into());
+            event.credential_id = client_id.map(Into::into);
             event.reason = Some("userinfo".into());
             let mut response = Json(body).into_response();
             response

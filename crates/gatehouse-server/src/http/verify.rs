@@ -36,8 +36,8 @@ pub async fn verify(
                 Outcome::Denied
             };
             let mut event = caller.event(&state, ACTION, outcome, StatusCode::OK);
-            event.reason = Some(verdict.code.clone());
-            event.target = verdict.key_id.clone();
+            event.reason = Some(verdict.code.as_str().into());
+            event.target = verdict.key_id.as_deref().map(Into::into);
             state.audit.record(event).await;
             Ok(Json(verdict))
         }

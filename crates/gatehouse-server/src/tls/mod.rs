@@ -126,7 +126,7 @@ impl Tls {
         let mut event = self.event("tls.handshake", &reason);
         event.outcome = Outcome::Denied;
         event.principal = None;
-        event.client_ip = Some(gatehouse_proxy::hygiene::client_ip_text(peer.ip()));
+        event.client_ip = Some(gatehouse_proxy::hygiene::client_ip_text(peer.ip()).into());
         event.auth_method = Some("mtls".into());
         self.audit.record(event).await;
     }
@@ -156,7 +156,7 @@ impl Tls {
             Err(e) => {
                 tracing::error!(error = %e, "TLS files not reloaded; keeping those in use");
                 event.outcome = Outcome::Denied;
-                event.reason = Some(format!("{why}: {e}"));
+                event.reason = Some(format!("{why}: {e}").into());
             }
         }
         self.audit.record(event).await;
@@ -165,8 +165,8 @@ impl Tls {
     /// An event by Gatehouse itself: a handshake has no request id yet.
     fn event(&self, action: &str, reason: &str) -> EventBody {
         let mut event = EventBody::new(self.clock.now(), String::new(), action);
-        event.reason = Some(reason.to_owned());
-        event.principal = Some(String::from("gatehouse"));
+        event.reason = Some(reason.into());
+        event.principal = Some("gatehouse".into());
         event
     }
 }

@@ -66,10 +66,10 @@ impl RefuseRevoked {
             .unwrap_or_else(|| String::from("invalid_certificate"));
         let mut event = EventBody::new(self.clock.now(), String::new(), "tls.handshake");
         event.outcome = Outcome::Denied;
-        event.reason = Some(reason);
-        event.auth_method = Some(String::from("mtls"));
-        event.credential_id = Some(gatehouse_core::hex::encode(sha256));
-        event.principal = mtls::identity(der).ok().map(|id| id.principal);
+        event.reason = Some(reason.into());
+        event.auth_method = Some("mtls".into());
+        event.credential_id = Some(gatehouse_core::hex::encode(sha256).into());
+        event.principal = mtls::identity(der).ok().map(|id| id.principal.into());
         let audit = audit.clone();
         runtime.spawn(async move { audit.record(event).await });
     }

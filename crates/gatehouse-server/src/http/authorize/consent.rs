@@ -53,8 +53,8 @@ pub async fn consent_form(
         return page(&client_name(&state, &pending), &signed_in.user, &pending);
     }
     let mut event = ctx.event(now, "oauth.consent", Outcome::Denied, 0);
-    event.principal = Some(signed_in.user.id.clone());
-    event.target = Some(auth.client_id.clone());
+    event.principal = Some(signed_in.user.id.as_str().into());
+    event.target = Some(auth.client_id.as_str().into());
     // Taken, not read: a request is answered once, whatever the answer.
     let response = match state.authorizations.pending.take(&pending.id, now) {
         Some(pending) => issue_code(
@@ -107,8 +107,8 @@ async fn decide(
             event.reason = Some("no_session".into());
             expired()
         })?;
-    event.principal = Some(signed_in.user.id.clone());
-    event.target = Some(pending.authorization.client_id.clone());
+    event.principal = Some(signed_in.user.id.as_str().into());
+    event.target = Some(pending.authorization.client_id.as_str().into());
     let now = state.clock.now();
     // Taken, not read: a request is answered once, whatever the answer.
     let pending = state
@@ -179,7 +179,7 @@ pub(super) fn issue_code(
     event: &mut EventBody,
 ) -> Response {
     let scopes = user_grantable(&auth.scopes, &signed_in.user);
-    event.principal = Some(signed_in.user.id.clone());
+    event.principal = Some(signed_in.user.id.as_str().into());
     if scopes.is_empty() {
         event.reason = Some("invalid_scope".into());
         return redirect_to_client(
@@ -212,7 +212,7 @@ pub(super) fn issue_code(
         Err(_) => return unavailable(event),
     };
     event.outcome = Outcome::Allowed;
-    event.reason = Some(format!("{why}: {}", scopes.to_space_separated()));
+    event.reason = Some(format!("{why}: {}", scopes.to_space_separated()).into());
     redirect_to_client(
         state,
         auth.redirect_uri.as_str(),

@@ -53,7 +53,7 @@ async fn check_login(
     let now = state.clock.now();
     let pending = pending_for(state, headers, &form.request, &form.csrf, event)
         .map_err(FormRefusal::response)?;
-    event.target = Some(pending.authorization.client_id.clone());
+    event.target = Some(pending.authorization.client_id.as_str().into());
     let client_name = client_name(state, &pending);
     let ip: std::net::IpAddr = ctx
         .client_ip
@@ -90,7 +90,7 @@ async fn check_login(
             .map_err(|_| unavailable(event))?,
         Err(_) => None,
     };
-    event.principal = user.as_ref().map(|u| u.id.clone());
+    event.principal = user.as_ref().map(|u| u.id.as_str().into());
     // Unknown users cost a hash too, so timing does not tell which usernames exist.
     let stored = user
         .as_ref()
@@ -136,7 +136,7 @@ async fn check_login(
         .pending
         .set_user(&pending.id, &user.id, now);
     event.outcome = Outcome::Allowed;
-    event.credential_id = Some(user.id.clone());
+    event.credential_id = Some(user.id.as_str().into());
     let mut response = see_other(&format!("/oauth/authorize/consent?request={}", pending.id));
     set_cookie(
         &mut response,

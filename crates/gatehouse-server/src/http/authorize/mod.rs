@@ -80,7 +80,7 @@ async fn start(
             "The sign-in request is malformed (a parameter is repeated or unreadable).",
         )
     })?;
-    event.principal.clone_from(&q.client_id);
+    event.principal = q.client_id.as_deref().map(Into::into);
     let client = q.client_id.as_deref().and_then(|id| state.clients.get(id));
     let params = AuthorizeParams {
         response_type: q.response_type,

@@ -63,11 +63,11 @@ pub async fn token(
         .as_ref()
         .and_then(|Extension(p)| p.client_cert.as_deref());
     let (client, result) = issue(&state, &headers, form, cert).await;
-    event.principal = client.as_ref().map(|c| c.id.clone());
+    event.principal = client.as_ref().map(|c| c.id.as_str().into());
     event.credential_id = event.principal.clone();
-    event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().to_owned());
+    event.auth_method = client.as_ref().map(|c| c.auth_method.as_str().into());
     let result = result.map(|granted| {
-        event.target = Some(granted.jti);
+        event.target = Some(granted.jti.into());
         let reason = match granted.user {
             Some(user) => format!(
                 "{} for {user}: {}",

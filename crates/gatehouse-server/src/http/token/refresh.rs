@@ -84,8 +84,8 @@ async fn reused(state: &AppState, record: &RefreshRecord) -> OAuthError {
         &record.family_id,
     );
     event.outcome = Outcome::Denied;
-    event.principal = Some(record.user_id.clone());
-    event.credential_id = Some(record.client_id.clone());
+    event.principal = Some(record.user_id.as_str().into());
+    event.credential_id = Some(record.client_id.as_str().into());
     if let Err(e) = revoked {
         tracing::error!(error = %e, "could not revoke a reused refresh token's family");
         event.reason = Some("refresh token used twice: family revocation failed".into());

@@ -210,7 +210,7 @@ require_scopes = ["orders:read"]
                 .await
                 .unwrap()
                 .into_iter()
-                .filter_map(|e| e.body.reason)
+                .filter_map(|e| e.body.reason.as_deref().map(str::to_owned))
                 .collect();
             if reasons.len() >= expected || std::time::Instant::now() > deadline {
                 return reasons;
