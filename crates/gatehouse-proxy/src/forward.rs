@@ -3,9 +3,9 @@
 //! Its own pool over hyper's connection API rather than hyper-util's pooled client,
 //! which per request raced a pool checkout against a lazy connect, cloned its pool key
 //! three times and spawned a task to put the connection back: the gateway's floor
-//! (bench/src/bin/floor.rs) spent 3–4 µs less CPU a request without it (BENCHMARKS.md).
-//! A connection goes back to the pool when its response body ends, and is used again
-//! only once hyper says it is ready for the next request.
+//! (bench/src/bin/floor.rs) spent 3–4.5 µs less CPU a request without it
+//! (BENCHMARKS.md). A connection goes back to the pool when its response body ends,
+//! and is used again only once hyper says it is ready for the next request.
 
 use std::collections::HashMap;
 use std::fmt;

@@ -17,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// A running echo upstream.
 pub struct Echo {
@@ -111,14 +111,7 @@ pub async fn spawn_hangup() -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
-                    _ => break,
-                }
-            }
+            read_head(&mut stream).await;
             drop(stream);
         }
     });
@@ -136,20 +129,25 @@ pub async fn spawn_one_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
         loop {
             let (mut stream, _) = listener.accept().await.unwrap();
             accepted.fetch_add(1, Ordering::SeqCst);
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
-                    _ => break,
-                }
-            }
+            read_head(&mut stream).await;
             let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
             let _ = stream.write_all(answer).await;
             drop(stream);
         }
     });
     (addr, connections)
+}
+
+/// Reads from `stream` until a request head has ended (or the stream has).
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
 }
 
 /// The byte at `offset` of a [`PatternBody`]; 251 is prime, so a dropped, repeated or
