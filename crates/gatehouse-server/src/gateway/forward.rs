@@ -27,7 +27,7 @@ pub async fn handle(
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestContext {
-        request_id: state.request_ids.next().into(),
+        request_id: state.request_ids.next(),
         client_ip: Some(Arc::clone(&peer.ip)),
         method: parts.method.as_str().into(),
         path: parts.uri.path().into(),

@@ -29,7 +29,7 @@ impl RequestContext {
             return ctx.clone();
         }
         Self {
-            request_id: state.request_ids.next().into(),
+            request_id: state.request_ids.next(),
             client_ip: parts.extensions.get::<Peer>().map(|p| Arc::clone(&p.ip)),
             method: parts.method.as_str().into(),
             path: parts.uri.path().into(),

@@ -128,7 +128,7 @@ async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next)
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
     let ctx = RequestContext {
-        request_id: state.request_ids.next().into(),
+        request_id: state.request_ids.next(),
         client_ip: req.extensions().get::<Peer>().map(|p| Arc::clone(&p.ip)),
         method: req.method().as_str().into(),
         path: req.uri().path().into(),
