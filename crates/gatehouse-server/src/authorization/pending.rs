@@ -222,7 +222,9 @@ mod tests {
         assert!(r.csrf_matches(&r.csrf.clone()));
         assert!(!r.csrf_matches(""));
         assert!(!r.csrf_matches(&r.csrf[..31]));
-        assert!(!r.csrf_matches(&format!("{}x", &r.csrf[..31])));
+        // The last character changed: to 'x', unless it is one already (1 run in 64).
+        let other = if r.csrf.ends_with('x') { 'y' } else { 'x' };
+        assert!(!r.csrf_matches(&format!("{}{other}", &r.csrf[..31])));
     }
 
     #[test]
