@@ -222,7 +222,7 @@ mod tests {
         assert!(r.csrf_matches(&r.csrf.clone()));
         assert!(!r.csrf_matches(""));
         assert!(!r.csrf_matches(&r.csrf[..31]));
-        // The last character changed: to 'x', unless it is one already (1 run in 64).
+        // The last character changed: to 'x', unless it is one already (base62: 1 run in 62).
         let other = if r.csrf.ends_with('x') { 'y' } else { 'x' };
         assert!(!r.csrf_matches(&format!("{}{other}", &r.csrf[..31])));
     }
