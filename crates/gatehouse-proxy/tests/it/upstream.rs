@@ -118,8 +118,8 @@ pub async fn spawn_hangup() -> SocketAddr {
     addr
 }
 
-/// Starts a listener that answers one request per connection and then closes it, as an
-/// upstream does whose keep-alive timeout is shorter than the gateway's.
+/// Starts a listener that answers one request per connection, saying so
+/// (`Connection: close`), and then closes it.
 pub async fn spawn_one_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -130,7 +130,7 @@ pub async fn spawn_one_per_connection() -> (SocketAddr, Arc<AtomicUsize>) {
             let (mut stream, _) = listener.accept().await.unwrap();
             accepted.fetch_add(1, Ordering::SeqCst);
             read_head(&mut stream).await;
-            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+            let answer = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
             let _ = stream.write_all(answer).await;
             drop(stream);
         }
