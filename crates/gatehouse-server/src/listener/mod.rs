@@ -77,10 +77,10 @@ pub async fn serve<F, S, Fut>(
 /// runtime. Connections are handed to them in turn and stay where they land, so a
 /// request never waits for another thread, and what it allocates is mostly freed on
 /// the thread that allocated it (its audit event is not: the writer takes it). nginx
-/// and Envoy work the same way. `make_service_for`
-/// runs once on each worker, so what it builds (an upstream pool) belongs to that
-/// worker. Accepting stays on the calling runtime: it is rare next to the requests
-/// of keep-alive connections. If no worker can be started, it serves here.
+/// and Envoy work the same way. `make_service_for` runs once on each worker, so what
+/// it builds (an upstream pool) belongs to that worker. Accepting stays on the calling
+/// runtime: it is rare next to the requests of keep-alive connections. If no worker
+/// can be started, it serves here.
 pub async fn serve_per_core<M, F, S, Fut>(
     listener: TcpListener,
     name: &'static str,
