@@ -16,5 +16,5 @@ pub mod hygiene;
 pub mod route;
 
 pub use forward::{ForwardError, Forwarder, ForwarderSettings, UpstreamBody};
-pub use hygiene::{Forwarded, Refusal, check_request, prepare_request, prepare_response};
+pub use hygiene::{Forwarded, Refusal, Strip, check_request, prepare_request, prepare_response};
 pub use route::{Route, RouteError, RouteSpec, RouteTable, Upstream, UpstreamError};

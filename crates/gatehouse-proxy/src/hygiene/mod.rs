@@ -28,8 +28,11 @@
 //! passes dot segments and encoded slashes through untouched, and an upstream that
 //! decodes or normalizes them could be steered outside the route's prefix.
 
+mod names;
 #[cfg(test)]
 mod tests;
+
+pub use names::{is_gatehouse, is_routing};
 
 use std::net::IpAddr;
 
@@ -207,35 +210,47 @@ static CLIENT_CERT: [HeaderName; 5] = [
     HeaderName::from_static("ssl-client-cert"),
 ];
 
-/// Prefix of the identity headers only the gateway itself may set.
-const GATEHOUSE_PREFIX: &str = "x-gatehouse-";
-
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// Which client headers, beyond those always removed, a route removes.
+#[derive(Debug, Clone, Copy)]
+pub struct Strip<'a> {
+    /// Names removed as they are, e.g. `authorization` or `x-api-key` when the
+    /// credential is not to be forwarded.
+    pub also: &'a [HeaderName],
+    /// Remove every header whose name has an underscore (nginx's default): it can fold
+    /// into another header's variable upstream. A route turns this off for an
+    /// upstream that needs such headers; `X-Gatehouse-*` and routing headers in
+    /// underscore spellings are removed either way.
+    pub underscored: bool,
+}
 
 /// Removes from request headers: hop-by-hop headers (Connection, Keep-Alive,
 /// Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
 /// Proxy-Authenticate) and every header named in Connection; every header whose name
-/// starts with `x-gatehouse-`; Client-Cert, Client-Cert-Chain,
-/// X-Forwarded-Client-Cert, X-Client-Cert, SSL-Client-Cert; plus the names in
-/// `also_remove` (e.g. `authorization` or `x-api-key` when the credential is not to be
-/// forwarded). Then appends the client IP to X-Forwarded-For (comma-separated,
-/// keeping an existing value), sets X-Forwarded-Proto and X-Forwarded-Host (the
-/// original Host), replacing client-sent ones of those two.
+/// folds to `x-gatehouse-*` ([`is_gatehouse`]: any case, `-`, `_` and `.` alike);
+/// the routing headers [`is_routing`] names (`Forwarded`, `X-Real-IP`,
+/// `X-Original-URL`, the method overrides, …) in any such spelling; Client-Cert,
+/// Client-Cert-Chain, X-Forwarded-Client-Cert, X-Client-Cert, SSL-Client-Cert; names
+/// with an underscore unless `strip` keeps them; and the names in `strip.also`.
+/// Then appends the client IP to X-Forwarded-For (comma-separated, keeping an
+/// existing value), sets X-Forwarded-Proto, X-Forwarded-Host (the original Host) and
+/// X-Real-IP (the client IP), replacing client-sent ones.
 ///
 /// Call it before adding the gateway's own `X-Gatehouse-*` identity headers, which it
 /// would otherwise remove. `Host` is left alone: remove it too to have the forwarder
 /// send the upstream's own authority instead of the client's.
-pub fn prepare_request(
-    headers: &mut HeaderMap,
-    forwarded: &Forwarded<'_>,
-    also_remove: &[HeaderName],
-) {
+pub fn prepare_request(headers: &mut HeaderMap, forwarded: &Forwarded<'_>, strip: &Strip<'_>) {
     remove_where(headers, |name| {
+        let text = name.as_str();
         CLIENT_CERT.contains(name)
-            || name.as_str().starts_with(GATEHOUSE_PREFIX)
-            || also_remove.contains(name)
+            || names::is_gatehouse(text)
+            || names::is_routing(text)
+            || (strip.underscored && names::has_underscore(text))
+            || strip.also.contains(name)
     });
 
     let mut chain: Vec<u8> = Vec::new();
@@ -256,6 +271,11 @@ pub fn prepare_request(
         .host
         .and_then(|host| HeaderValue::from_str(host).ok());
     set_or_remove(headers, &X_FORWARDED_HOST, host);
+    set_or_remove(
+        headers,
+        &X_REAL_IP,
+        HeaderValue::from_str(forwarded.client_ip).ok(),
+    );
 }
 
 /// Removes hop-by-hop headers (and those named in Connection) from an upstream

@@ -17,6 +17,12 @@ fn check(path: &str, headers: &[(&str, &str)]) -> Result<(), Refusal> {
     check_request(&head(path, headers), 16 * 1024)
 }
 
+/// What the gateway strips from every route by default.
+const DEFAULT: Strip<'static> = Strip {
+    also: &[],
+    underscored: true,
+};
+
 fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
     headers
         .iter()
@@ -216,7 +222,7 @@ fn hop_by_hop_and_connection_named_headers_are_not_forwarded() {
         ("x-secret-hop", "1"),
         ("accept", "*/*"),
     ]);
-    prepare_request(&mut headers, &CLIENT, &[]);
+    prepare_request(&mut headers, &CLIENT, &DEFAULT);
     let names = sorted_names(&headers);
     assert_eq!(
         names,
@@ -224,7 +230,8 @@ fn hop_by_hop_and_connection_named_headers_are_not_forwarded() {
             "accept",
             "x-forwarded-for",
             "x-forwarded-host",
-            "x-forwarded-proto"
+            "x-forwarded-proto",
+            "x-real-ip"
         ]
     );
 }
@@ -248,7 +255,14 @@ fn client_sent_gatehouse_and_certificate_headers_are_removed() {
         http::header::AUTHORIZATION,
         HeaderName::from_static("x-api-key"),
     ];
-    prepare_request(&mut headers, &CLIENT, &also);
+    prepare_request(
+        &mut headers,
+        &CLIENT,
+        &Strip {
+            also: &also,
+            underscored: true,
+        },
+    );
     let names = sorted_names(&headers);
     assert_eq!(
         names,
@@ -256,9 +270,107 @@ fn client_sent_gatehouse_and_certificate_headers_are_removed() {
             "x-forwarded-for",
             "x-forwarded-host",
             "x-forwarded-proto",
-            "x-gatehousesubject"
+            "x-gatehousesubject",
+            "x-real-ip"
         ]
     );
+}
+
+#[test]
+fn gatehouse_headers_in_every_spelling_an_upstream_folds_are_removed() {
+    // WSGI, CGI and PHP read all of these as HTTP_X_GATEHOUSE_SUBJECT and friends.
+    let spellings = [
+        "X_Gatehouse_Subject",
+        "x.gatehouse.scopes",
+        "X-GATEHOUSE_Credential",
+        "x_gatehouse-identity",
+        "x.gatehouse_auth",
+    ];
+    for underscored in [true, false] {
+        let pairs: Vec<_> = spellings.iter().map(|n| (*n, "forged")).collect();
+        let mut headers = header_map(&pairs);
+        let strip = Strip {
+            also: &[],
+            underscored,
+        };
+        prepare_request(&mut headers, &CLIENT, &strip);
+        let forged: Vec<_> = headers
+            .iter()
+            .filter(|(_, v)| v.as_bytes() == b"forged")
+            .map(|(n, _)| n.as_str().to_owned())
+            .collect();
+        assert!(
+            forged.is_empty(),
+            "{forged:?} reached the upstream (underscored: {underscored})"
+        );
+    }
+    assert!(is_gatehouse("x-gatehouse-"));
+    assert!(!is_gatehouse("x-gatehousesubject"));
+    assert!(!is_gatehouse("x-gatehouse"));
+}
+
+#[test]
+fn names_with_underscores_are_removed_unless_the_route_keeps_them() {
+    let mut headers = header_map(&[("x_tenant", "a"), ("x-tenant", "b")]);
+    prepare_request(&mut headers, &CLIENT, &DEFAULT);
+    assert!(headers.get("x_tenant").is_none());
+    assert_eq!(values(&headers, "x-tenant"), ["b"]);
+
+    let mut headers = header_map(&[("x_tenant", "a")]);
+    let keep = Strip {
+        also: &[],
+        underscored: false,
+    };
+    prepare_request(&mut headers, &CLIENT, &keep);
+    assert_eq!(values(&headers, "x_tenant"), ["a"]);
+}
+
+#[test]
+fn routing_and_method_override_headers_from_the_client_are_removed() {
+    let routing = [
+        "Forwarded",
+        "X-Real-IP",
+        "X-Client-IP",
+        "True-Client-IP",
+        "X-Cluster-Client-IP",
+        "X-Original-URL",
+        "X-Original-URI",
+        "X-Original-Method",
+        "X-Rewrite-URL",
+        "X-Forwarded-Uri",
+        "X-Forwarded-Method",
+        "X-Forwarded-Prefix",
+        "X-Forwarded-Path",
+        "X-Forwarded-Port",
+        "X-Forwarded-Server",
+        "X-Forwarded-Scheme",
+        "X-Forwarded-Ssl",
+        "X-Url-Scheme",
+        "Front-End-Https",
+        "X-HTTP-Method-Override",
+        "X-Method-Override",
+        "X-HTTP-Method",
+        "x.http.method.override",
+    ];
+    let keep = Strip {
+        also: &[],
+        underscored: false,
+    };
+    for name in routing {
+        let mut headers = header_map(&[(name, "forged"), ("accept", "*/*")]);
+        prepare_request(&mut headers, &CLIENT, &keep);
+        let forged = headers.iter().any(|(_, v)| v.as_bytes() == b"forged");
+        assert!(!forged, "{name} reached the upstream");
+        assert_eq!(values(&headers, "accept"), ["*/*"]);
+    }
+    // X-Real-IP is the gateway's own: the client's address.
+    let mut headers = header_map(&[("x-real-ip", "10.9.9.9")]);
+    prepare_request(&mut headers, &CLIENT, &DEFAULT);
+    assert_eq!(values(&headers, "x-real-ip"), ["203.0.113.7"]);
+    // Look-alikes that are not routing headers pass.
+    for name in ["x-forwarded-uris", "x-real", "forwarded-x", "x-request-id"] {
+        assert!(!is_routing(name), "{name}");
+    }
 }
 
 #[test]
@@ -269,7 +381,7 @@ fn the_client_ip_is_appended_to_x_forwarded_for_and_proto_and_host_are_replaced(
         ("x-forwarded-proto", "http"),
         ("x-forwarded-host", "evil.example"),
     ]);
-    prepare_request(&mut headers, &CLIENT, &[]);
+    prepare_request(&mut headers, &CLIENT, &DEFAULT);
     assert_eq!(
         values(&headers, "x-forwarded-for"),
         ["10.0.0.1, 10.0.0.2, 10.0.0.3, 203.0.113.7"]
@@ -286,7 +398,7 @@ fn without_an_original_host_a_client_sent_forwarded_host_is_dropped() {
         proto: "http",
         host: None,
     };
-    prepare_request(&mut headers, &ipv6, &[]);
+    prepare_request(&mut headers, &ipv6, &DEFAULT);
     assert!(headers.get("x-forwarded-host").is_none());
     assert_eq!(values(&headers, "x-forwarded-for"), ["::1"]);
 }
@@ -299,7 +411,7 @@ fn an_ipv4_mapped_client_address_is_forwarded_as_plain_ipv4() {
         ..CLIENT
     };
     let mut headers = HeaderMap::new();
-    prepare_request(&mut headers, &mapped, &[]);
+    prepare_request(&mut headers, &mapped, &DEFAULT);
     assert_eq!(values(&headers, "x-forwarded-for"), ["192.0.2.1"]);
     assert_eq!(client_ip_text(IpAddr::V6(Ipv6Addr::LOCALHOST)), "::1");
 }

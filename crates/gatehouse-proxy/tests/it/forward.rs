@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_proxy::{
-    ForwardError, Forwarded, Forwarder, ForwarderSettings, Route, RouteSpec, UpstreamBody,
+    ForwardError, Forwarded, Forwarder, ForwarderSettings, Route, RouteSpec, Strip, UpstreamBody,
 };
 use http::{HeaderName, Method, Request, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Empty};
@@ -77,7 +77,10 @@ async fn a_routed_request_reaches_the_upstream_with_its_query_and_cleaned_header
     gatehouse_proxy::prepare_request(
         request.headers_mut(),
         &client,
-        &[HeaderName::from_static("x-api-key")],
+        &Strip {
+            also: &[HeaderName::from_static("x-api-key")],
+            underscored: true,
+        },
     );
 
     let response = forwarder(Duration::from_secs(5))

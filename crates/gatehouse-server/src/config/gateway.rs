@@ -44,6 +44,13 @@ struct RawRoute {
     forward_credential: bool,
     #[serde(default)]
     identity_jwt: bool,
+    headers_with_underscores: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawForwardAuth {
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -88,6 +95,42 @@ pub struct RoutePolicy {
     pub forward_credential: bool,
     /// Add `X-Gatehouse-Identity`, a short-lived JWT about the caller.
     pub identity_jwt: bool,
+    /// Forward client headers whose names have an underscore (dropped by default, as
+    /// nginx does: upstreams that fold `_` and `-` alike would read them as others).
+    pub keep_underscored_headers: bool,
+}
+
+/// `[forward_auth] proxy`: which proxy sits in front, and so the one place the
+/// original request is read from. Each proxy overwrites its own headers with what
+/// the client really asked for, but passes every other header the client sent —
+/// so reading any other proxy's headers would let the client choose the request
+/// being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForwardAuthProxy {
+    /// The original method and path are the check request's own (the path after
+    /// `/v1/forward-auth`), the host its `Host`: nothing is read from headers. Envoy's
+    /// `ext_authz` form, which any proxy can be configured to send; the default,
+    /// since a client cannot add to a request line.
+    #[default]
+    Envoy,
+    /// nginx `auth_request`: `X-Original-URI`, `X-Forwarded-Method`,
+    /// `X-Forwarded-Host`.
+    Nginx,
+    /// Traefik `ForwardAuth` and Caddy `forward_auth`: `X-Forwarded-Method`,
+    /// `X-Forwarded-Uri`, `X-Forwarded-Host`.
+    Traefik,
+}
+
+pub(super) fn forward_auth(raw: RawForwardAuth) -> Result<ForwardAuthProxy, ConfigError> {
+    match raw.proxy.as_deref() {
+        None | Some("envoy") => Ok(ForwardAuthProxy::Envoy),
+        Some("nginx") => Ok(ForwardAuthProxy::Nginx),
+        Some("traefik" | "caddy") => Ok(ForwardAuthProxy::Traefik),
+        Some(other) => Err(key_error(
+            "forward_auth.proxy",
+            format!("{other:?} is not \"envoy\", \"nginx\", \"traefik\" or \"caddy\""),
+        )),
+    }
 }
 
 /// `[gateway]`: validated.
@@ -184,6 +227,16 @@ fn route(key: &str, raw: RawRoute, mtls: bool) -> Result<(Route, RoutePolicy), C
         .as_deref()
         .map(|text| parse_rate(text).map_err(|m| key_error(&field("rate_limit"), m)))
         .transpose()?;
+    let keep_underscored_headers = match raw.headers_with_underscores.as_deref() {
+        None | Some("drop") => false,
+        Some("allow") => true,
+        Some(other) => {
+            return Err(key_error(
+                &field("headers_with_underscores"),
+                format!("{other:?} is not \"drop\" or \"allow\""),
+            ));
+        }
+    };
     let policy = RoutePolicy {
         auth,
         require_scopes,
@@ -191,6 +244,7 @@ fn route(key: &str, raw: RawRoute, mtls: bool) -> Result<(Route, RoutePolicy), C
         audiences: raw.audiences,
         forward_credential: raw.forward_credential,
         identity_jwt: raw.identity_jwt,
+        keep_underscored_headers,
     };
     let spec = RouteSpec {
         name: raw.name,

@@ -5,7 +5,7 @@
 mod gateway;
 mod tls;
 
-pub use gateway::{AcceptedAuth, GatewaySettings, RoutePolicy};
+pub use gateway::{AcceptedAuth, ForwardAuthProxy, GatewaySettings, RoutePolicy};
 
 use crate::issuers::IssuerSettings;
 use gatehouse_core::oauth::refresh::Lifetimes;
@@ -37,6 +37,8 @@ struct RawConfig {
     gateway: gateway::RawGateway,
     #[serde(default)]
     jwt: gateway::RawJwt,
+    #[serde(default)]
+    forward_auth: gateway::RawForwardAuth,
     tls: Option<tls::RawTls>,
 }
 
@@ -129,6 +131,9 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// External JWT issuers the gateway trusts.
     pub issuers: Vec<IssuerSettings>,
+    /// The proxy in front of `/v1/forward-auth`, which says where the original
+    /// request is read from.
+    pub forward_auth: ForwardAuthProxy,
     /// HTTPS on both listeners, and client certificates.
     pub tls: Option<TlsSettings>,
     /// Where these settings came from, to read them again on reload.
@@ -395,6 +400,7 @@ impl Settings {
             gateway: gateway::gateway(raw.gateway, tls.as_ref())?,
             tls,
             issuers: gateway::issuers(raw.jwt, &public_url)?,
+            forward_auth: gateway::forward_auth(raw.forward_auth)?,
             source: Source::default(),
             signing: SigningSettings {
                 alg,

@@ -89,17 +89,20 @@ async fn route_and_forward(
         event.reason = Some(refusal.code().into());
         return respond::refused(refusal);
     };
-    let remove: &[_] = if policy.forward_credential {
-        &[]
-    } else {
-        &CREDENTIAL_HEADERS
+    let strip = hygiene::Strip {
+        also: if policy.forward_credential {
+            &[]
+        } else {
+            &CREDENTIAL_HEADERS
+        },
+        underscored: !policy.keep_underscored_headers,
     };
     let forwarded = Forwarded {
         client_ip: &peer.ip,
         proto: if state.tls.is_some() { "https" } else { "http" },
         host: host.as_deref(),
     };
-    hygiene::prepare_request(&mut parts.headers, &forwarded, remove);
+    hygiene::prepare_request(&mut parts.headers, &forwarded, &strip);
     // The upstream is addressed by its own authority; the client's Host went to
     // X-Forwarded-Host.
     parts.headers.remove(header::HOST);

@@ -3,11 +3,15 @@
 //! reached nothing.
 
 mod auth;
+mod caddy;
 mod external;
 mod forward_auth;
+mod front;
 mod hygiene;
 mod nginx;
+mod reference;
 mod reload;
+mod spoofing;
 mod streaming;
 pub mod upstream;
 

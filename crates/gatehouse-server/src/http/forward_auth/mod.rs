@@ -1,19 +1,26 @@
 //! `/v1/forward-auth`: the gateway's decision for a proxy in front of the upstream —
 //! nginx `auth_request`, Traefik ForwardAuth, Caddy `forward_auth`, Envoy `ext_authz`
-//! (HTTP). The original request is read from `X-Forwarded-Method`,
-//! `X-Forwarded-Uri` / `X-Original-URI` and `X-Forwarded-Host`; Envoy instead sends the
-//! original method and path itself, under `/v1/forward-auth`. 200 carries the identity
-//! headers; refusals are 401, 403 or 429 (and 503 when an issuer is unreachable).
+//! (HTTP). 200 carries the identity headers; refusals are 401, 403 or 429 (and 503
+//! when an issuer is unreachable).
+//!
+//! The original request is read from exactly one source, the one `[forward_auth]
+//! proxy` names (`original.rs`): a proxy overwrites its own forwarding headers but
+//! passes on every other header the client sent, so a check that also carries
+//! another proxy's forwarding headers, or one of them twice, is refused (400) rather
+//! than guessed at. So is a check carrying an `X-Gatehouse-*` header in any spelling:
+//! only a client can have sent it, and the proxy would pass it to the upstream.
 //!
 //! A request that matches no route is refused with 403, not 404: the proxy in front
 //! turns an unexpected status into a 500, and deny by default means "no".
+
+mod original;
 
 use crate::gateway::admission::{Admitted, Asking, admit};
 use crate::gateway::respond;
 use crate::state::{AppState, RequestContext};
 use axum::Extension;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::audit::Outcome;
 use gatehouse_proxy::hygiene::check_path;
@@ -30,13 +37,24 @@ pub async fn forward_auth(
     req: Request,
 ) -> Response {
     let headers = req.headers();
-    let (method, uri, host) = original(&req);
     let mut event = ctx.event(
         state.clock.now(),
         "gateway.forward_auth",
         Outcome::Denied,
         0,
     );
+    let original = match original::read(&req, state.settings.forward_auth) {
+        Ok(original) => original,
+        Err(bad) => {
+            tracing::warn!(error = %bad, "forward-auth check refused: its original request is not clear");
+            event.reason = Some(bad.code().into());
+            let response = bad.response();
+            event.status = Some(response.status().as_u16());
+            state.audit.record(event).await;
+            return response;
+        }
+    };
+    let (method, uri, host) = (original.method, original.uri, original.host);
     event.method = Some(method.as_str().into());
     event.path = Some(uri.path().into());
     let routes = state.gateway.routes();
@@ -81,34 +99,4 @@ pub async fn forward_auth(
     event.status = Some(response.status().as_u16());
     state.audit.record(event).await;
     response
-}
-
-/// The original request's method, URI and host: from the forwarding headers when
-/// present, else from this request itself (Envoy's form, minus the prefix).
-fn original(req: &Request) -> (Method, Uri, Option<String>) {
-    let headers = req.headers();
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let method = text("x-forwarded-method")
-        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or_else(|| req.method().clone());
-    let uri = text("x-forwarded-uri")
-        .or_else(|| text("x-original-uri"))
-        .and_then(|u| u.parse::<Uri>().ok())
-        .unwrap_or_else(|| envoy_path(req.uri()));
-    let host = text("x-forwarded-host")
-        .or_else(|| text("host"))
-        .map(str::to_owned);
-    (method, uri, host)
-}
-
-/// `/v1/forward-auth/orders/1?x` → `/orders/1?x`.
-fn envoy_path(uri: &Uri) -> Uri {
-    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let rest = path_and_query.strip_prefix(PATH).unwrap_or(path_and_query);
-    let rest = if rest.starts_with('/') {
-        rest.to_owned()
-    } else {
-        format!("/{rest}")
-    };
-    rest.parse().unwrap_or_else(|_| Uri::from_static("/"))
 }
