@@ -512,3 +512,23 @@ async fn a_burst_of_guesses_gets_three_checks_and_the_right_password_inside_it_d
     assert_eq!(reasons("throttled"), 22);
     assert!(events.iter().all(|e| e.outcome == "denied"));
 }
+
+#[tokio::test]
+async fn a_request_object_is_refused_back_to_the_client_not_ignored() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let by_value = authorize_url(&s, "&request=eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.");
+    let back = location(&browser.get(&by_value).await);
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("request_not_supported")
+    );
+    assert_eq!(param(&back, "state").as_deref(), Some("st-42"));
+    let by_reference = authorize_url(&s, "&request_uri=https%3A%2F%2Fapp.example.com%2Freq");
+    let back = location(&browser.get(&by_reference).await);
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("request_uri_not_supported")
+    );
+}
