@@ -20,7 +20,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let settings = Settings::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     init_logging(&settings)?;
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    gatehouse_server::data_dir::create(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()

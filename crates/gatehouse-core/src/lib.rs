@@ -13,6 +13,7 @@ pub mod api_key;
 pub mod audit;
 pub mod auth;
 pub mod base62;
+pub mod display_text;
 pub mod entropy;
 pub mod hex;
 pub mod id;

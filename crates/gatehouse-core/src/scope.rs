@@ -16,6 +16,10 @@ pub const CLIENTS: &str = "gatehouse:clients";
 pub const AUDIT_READ: &str = "gatehouse:audit:read";
 /// Verify other credentials (`POST /v1/keys/verify`).
 pub const VERIFY: &str = "gatehouse:verify";
+/// Introspect any Gatehouse token (`POST /oauth/introspect`), held by a client.
+pub const INTROSPECT: &str = "gatehouse:introspect";
+/// Scrape `GET /metrics` when `[metrics] auth = "api_key"`.
+pub const METRICS: &str = "gatehouse:metrics";
 
 /// Why a string is not a scope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

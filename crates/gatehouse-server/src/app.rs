@@ -55,7 +55,7 @@ pub async fn start(
     clock: Arc<dyn Clock>,
     master_key: &MasterKey,
 ) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+    crate::data_dir::create(&settings.data_dir).with_context(|| {
         format!(
             "cannot create data directory {}",
             settings.data_dir.display()

@@ -18,6 +18,7 @@ pub mod ca;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod data_dir;
 pub mod entropy;
 pub mod gateway;
 pub mod http;

@@ -46,7 +46,16 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
+    ///
+    /// The file is private to the server's user (mode 0600), created so before
+    /// SQLite opens it, and tightened if an older version left it readable: it holds
+    /// password hashes, sealed keys and the audit trail. SQLite gives the `-wal` and
+    /// `-shm` files it creates the database file's mode; any left from before are
+    /// tightened too.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        private_files(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot make {} private: {e}", path.display()))
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -369,6 +378,35 @@ fn one_row(done: &sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
 }
 
 /// Maps a database error: constraint violations are conflicts, the rest unavailability.
+/// Creates the database file with mode 0600 if it does not exist, and sets 0600 on it
+/// and on its `-wal` and `-shm` files if they do.
+#[cfg(unix)]
+fn private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // An empty file is a valid new database for SQLite.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let mut companions = [path.as_os_str().to_owned(), path.as_os_str().to_owned()];
+    companions[0].push("-wal");
+    companions[1].push("-shm");
+    for file in std::iter::once(path.as_os_str()).chain(companions.iter().map(|c| c.as_os_str())) {
+        match std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_files(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 fn unavailable(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {

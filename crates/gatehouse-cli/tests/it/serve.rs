@@ -258,3 +258,23 @@ fn a_first_start_that_cannot_listen_creates_no_admin_key_it_cannot_print() {
     server.ok(&admin, &["keys", "list"]);
     server.stop();
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_the_store_are_private_to_the_server_s_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let mut home = Home::new();
+    let (mut server, _admin) = home.start_first();
+    assert_eq!(mode(&home.data_dir()), 0o700);
+    for file in ["gatehouse.db", "gatehouse.db-wal", "gatehouse.db-shm"] {
+        assert_eq!(mode(&home.data_dir().join(file)), 0o600, "{file}");
+    }
+    server.stop();
+}

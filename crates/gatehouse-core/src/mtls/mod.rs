@@ -97,8 +97,8 @@ fn principal(cert: &X509Certificate<'_>) -> Result<(String, PrincipalSource), Ce
         (None, None, Some(cn)) => (cn, PrincipalSource::CommonName),
         (None, None, None) => return Err(CertError::NoSubject),
     };
-    // Printable names only: the principal goes into headers and the audit trail.
-    if name.is_empty() || name.chars().any(char::is_control) {
+    // Displayable names only: the principal goes into headers and the audit trail.
+    if name.is_empty() || crate::display_text::check(name).is_err() {
         return Err(CertError::NoSubject);
     }
     Ok((name.to_owned(), source))

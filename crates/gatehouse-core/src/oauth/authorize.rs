@@ -38,6 +38,14 @@ pub struct AuthorizeParams {
     pub nonce: Option<String>,
     /// OpenID Connect `prompt`: space-separated `none`, `login`, `consent`.
     pub prompt: Option<String>,
+    /// OpenID Connect request object (OIDC Core §6.1): not supported, so refused
+    /// with `request_not_supported` rather than ignored — its claims may say
+    /// something other than the query, and silently acting on the query would
+    /// not be what the client asked.
+    pub request: Option<String>,
+    /// A request object by reference (OIDC Core §6.2): refused likewise, with
+    /// `request_uri_not_supported`.
+    pub request_uri: Option<String>,
 }
 
 /// What the client asked of the login and consent pages (OIDC Core §3.1.2.1
@@ -157,6 +165,18 @@ pub fn check(
     };
     let fail =
         |error, description: &str| redirect(&redirect_uri, error, description, state.clone());
+    if params.request.is_some() {
+        return Err(fail(
+            "request_not_supported",
+            "request objects (the request parameter) are not supported",
+        ));
+    }
+    if params.request_uri.is_some() {
+        return Err(fail(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
     if params.response_type.as_deref() != Some("code") {
         return Err(fail(
             "unsupported_response_type",

@@ -26,7 +26,18 @@ pub enum OAuthError {
     /// The code (or other grant) is unknown, expired, spent, or not this client's.
     #[error("invalid_grant: {0}")]
     InvalidGrant(String),
+    /// Too many failed client authentications for this client id: refused without
+    /// checking the credentials, answered 429 with `Retry-After`. RFC 6749 has no
+    /// code for it; `invalid_client` is what a client already handles.
+    #[error("invalid_client: {}", THROTTLED)]
+    Throttled {
+        /// Seconds until an attempt may be checked again (at least one).
+        retry_after_secs: u64,
+    },
 }
+
+/// The `error_description` of [`OAuthError::Throttled`].
+const THROTTLED: &str = "too many failed attempts; retry later";
 
 impl OAuthError {
     /// The RFC 6749 `error` code.
@@ -38,6 +49,7 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidGrant(_) => "invalid_grant",
+            Self::Throttled { .. } => "invalid_client",
         }
     }
 
@@ -50,6 +62,7 @@ impl OAuthError {
             | Self::UnsupportedGrantType(d)
             | Self::InvalidScope(d)
             | Self::InvalidGrant(d) => d,
+            Self::Throttled { .. } => THROTTLED,
         }
     }
 }

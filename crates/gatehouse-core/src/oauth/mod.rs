@@ -6,6 +6,7 @@ pub mod assertion;
 pub mod authorize;
 pub mod client;
 pub mod grant;
+pub mod introspection;
 pub mod oidc;
 pub mod pkce;
 pub mod redirect;
@@ -17,6 +18,7 @@ pub use client::{
     CertBinding, ClientAuthMethod, ClientRecord, ClientSecret, GrantType, SecretDigest,
 };
 pub use grant::{OAuthError, access_claims, granted_scopes};
+pub use introspection::may_introspect;
 pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use redirect::{
     ClientKind, RedirectError, RedirectKind, RedirectUri, VerifiedRedirect, verify_redirect,

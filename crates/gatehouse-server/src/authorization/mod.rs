@@ -8,7 +8,7 @@
 //!    request becomes a [`PendingRequest`] with a random id and CSRF token, which the
 //!    login and consent forms carry as hidden fields.
 //! 2. The user signs in (unless a [`Session`] cookie already names them). Attempts
-//!    pass through the [`LoginThrottle`] before the password is hashed; a success
+//!    are reserved in the [`LoginThrottle`] before the password is hashed; a success
 //!    opens a session and [`PendingRequests::set_user`] records who signed in.
 //! 3. The user approves or denies on the consent page. Either way the pending request
 //!    is taken (used once); approval issues a code bound to the client, redirect URI,
@@ -45,7 +45,7 @@ pub mod throttle;
 pub use codes::{CodeGrant, Codes, IssuedToken, Redemption};
 pub use pending::{PendingRequest, PendingRequests};
 pub use sessions::{COOKIE, Session, Sessions};
-pub use throttle::{LoginThrottle, Verdict};
+pub use throttle::{ClientSecretThrottle, LoginThrottle, Verdict};
 
 use crate::entropy::OsEntropy;
 use gatehouse_core::{EntropyUnavailable, UnixTime, base62};
@@ -81,6 +81,9 @@ pub struct Authorizations {
     pub codes: Codes,
     /// Failed-login counters.
     pub throttle: LoginThrottle,
+    /// Wrong-client-secret counters (the token, introspection and revocation
+    /// endpoints share them).
+    pub client_secrets: ClientSecretThrottle,
 }
 
 impl Authorizations {
@@ -91,6 +94,7 @@ impl Authorizations {
         self.sessions.prune(now);
         self.codes.prune(now);
         self.throttle.prune(now);
+        self.client_secrets.prune(now);
     }
 }
 
@@ -127,8 +131,10 @@ mod tests {
         let all = Authorizations::default();
         let t0 = UnixTime::from_millis(1_700_000_000_000);
         let (cookie, _) = all.sessions.create("u1", t0).unwrap();
-        all.throttle
-            .record_failure("alice", "192.0.2.1".parse().unwrap(), t0);
+        let verdict = all
+            .throttle
+            .attempt("alice", "192.0.2.1".parse().unwrap(), t0);
+        assert_eq!(verdict, Verdict::Allow);
         all.prune(t0.plus_millis(24 * 60 * 60 * 1000));
         assert!(all.sessions.get(&cookie, t0).is_none());
         assert_eq!(all.throttle.len(), 0);

@@ -40,6 +40,26 @@ struct RawConfig {
     #[serde(default)]
     forward_auth: gateway::RawForwardAuth,
     tls: Option<tls::RawTls>,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    auth: Option<String>,
+}
+
+/// Who may read `GET /metrics` (`[metrics] auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAuth {
+    /// Anyone who can reach the API listener: the default when it listens on
+    /// loopback only, where only this machine can.
+    None,
+    /// An API key holding `gatehouse:metrics` (Prometheus' `authorization` with a
+    /// bearer credential): the default on any other address, since the metrics tell
+    /// an outsider how busy the server is, what it refuses and how its keys fare.
+    ApiKey,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -136,6 +156,8 @@ pub struct Settings {
     pub forward_auth: ForwardAuthProxy,
     /// HTTPS on both listeners, and client certificates.
     pub tls: Option<TlsSettings>,
+    /// Who may read `GET /metrics`.
+    pub metrics_auth: MetricsAuth,
     /// Where these settings came from, to read them again on reload.
     pub source: Source,
 }
@@ -318,6 +340,18 @@ impl Settings {
                 format!("{listen_text:?} is not an address like 127.0.0.1:4000"),
             )
         })?;
+        let metrics_auth = match raw.metrics.auth.as_deref() {
+            None if listen.ip().is_loopback() => MetricsAuth::None,
+            None => MetricsAuth::ApiKey,
+            Some("none") => MetricsAuth::None,
+            Some("api_key") => MetricsAuth::ApiKey,
+            Some(other) => {
+                return Err(key_error(
+                    "metrics.auth",
+                    format!("{other:?} is not \"none\" or \"api_key\""),
+                ));
+            }
+        };
         let public_url = match raw.server.public_url {
             Some(url) => {
                 if !(url.starts_with("http://") || url.starts_with("https://"))
@@ -413,6 +447,7 @@ impl Settings {
                 refresh,
             },
             listen,
+            metrics_auth,
             public_url,
             data_dir,
             database_path,
@@ -494,6 +529,28 @@ mod tests {
         std::fs::write(&path, toml).unwrap();
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Settings::load(Some(&path), env, &Overrides::default())
+    }
+
+    #[test]
+    fn metrics_are_open_on_loopback_and_need_a_key_elsewhere_unless_configured() {
+        let on = |toml: &str| load_str(toml, &[]).map(|s| s.metrics_auth);
+        assert_eq!(on("").unwrap(), MetricsAuth::None);
+        assert_eq!(
+            on("[server]\nlisten = \"0.0.0.0:4000\"\n").unwrap(),
+            MetricsAuth::ApiKey
+        );
+        assert_eq!(
+            on("[server]\nlisten = \"[::]:4000\"\n[metrics]\nauth = \"none\"\n").unwrap(),
+            MetricsAuth::None
+        );
+        assert_eq!(
+            on("[metrics]\nauth = \"api_key\"\n").unwrap(),
+            MetricsAuth::ApiKey
+        );
+        let err = on("[metrics]\nauth = \"basic\"\n").unwrap_err().to_string();
+        assert!(err.contains("metrics.auth"), "{err}");
+        let env = load_str("", &[("GATEHOUSE_METRICS__AUTH", "api_key")]).unwrap();
+        assert_eq!(env.metrics_auth, MetricsAuth::ApiKey);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Client authentication for the OAuth endpoints (RFC 6749 §2.3) and their error
 //! answers (RFC 6749 §5.2): shared by token, introspection and revocation.
 
+use crate::authorization::Verdict;
 use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -98,6 +99,19 @@ pub fn authenticate(
             };
         }
     };
+    // Reserved before the comparison, for unknown ids too (so the answer does not
+    // tell which exist): a flood of guesses gets the policy's number of checks.
+    let now = state.clock.now();
+    let throttle = &state.authorizations.client_secrets;
+    let verdict = throttle.attempt(&id, now);
+    if verdict != Verdict::Allow {
+        let wait = verdict.retry_after(now);
+        let retry_after_secs = wait
+            .as_secs()
+            .saturating_add(u64::from(wait.subsec_nanos() > 0))
+            .max(1);
+        return Err(OAuthError::Throttled { retry_after_secs });
+    }
     let client = state.clients.get(&id);
     // The digest comparison runs for unknown clients too, so timing does not tell
     // which client ids exist.
@@ -105,6 +119,10 @@ pub fn authenticate(
         .as_ref()
         .map_or(SecretDigest([0; 32]), |c| c.secret_digest);
     let secret_ok = digest.matches(&secret);
+    if secret_ok && client.is_some() {
+        // The secret was right (whatever else is wrong): not a guess.
+        throttle.record_success(&id);
+    }
     match client {
         // A public client has no secret: the one in its record was never shown (or
         // was dropped when it became public), so none may authenticate it; it names
@@ -220,7 +238,11 @@ pub async fn answer(
         }
         Err(error) => {
             event.outcome = Outcome::Denied;
-            event.reason = Some(error.code().into());
+            let reason = match error {
+                OAuthError::Throttled { .. } => "throttled",
+                _ => error.code(),
+            };
+            event.reason = Some(reason.into());
             oauth_error(&error)
         }
     };
@@ -233,6 +255,7 @@ pub async fn answer(
 pub fn oauth_error(error: &OAuthError) -> Response {
     let status = match error {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+        OAuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::BAD_REQUEST,
     };
     let body = OAuthErrorBody {
@@ -240,6 +263,11 @@ pub fn oauth_error(error: &OAuthError) -> Response {
         error_description: error.description().to_owned(),
     };
     let mut response = no_store((status, Json(body)).into_response());
+    if let OAuthError::Throttled { retry_after_secs } = error {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
     if status == StatusCode::UNAUTHORIZED {
         // RFC 6749 §5.2: a 401 names the scheme; Basic is the one offered.
         response.headers_mut().insert(

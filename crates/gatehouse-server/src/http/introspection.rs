@@ -1,7 +1,11 @@
 //! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009) for
 //! Gatehouse's own access and refresh tokens. Introspection takes an authenticated client or an
-//! API key with `gatehouse:verify`; revocation takes the client the token was issued
-//! to. A revoked token is deny-listed until it expires and is inactive at once.
+//! API key with `gatehouse:verify`; a client is told only about tokens that concern it
+//! (core's `may_introspect`; a refresh token only to its own client), anyone else gets
+//! `{"active": false}` as for an unknown token (RFC 7662 §4). Revocation takes the
+//! client the token was issued to; another client's request is answered like an
+//! unknown token's and revokes nothing (RFC 7009 §2.1). A revoked token is
+//! deny-listed until it expires and is inactive at once.
 
 use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
@@ -17,8 +21,8 @@ use gatehouse_core::api_key::ApiKey;
 use gatehouse_core::audit::Outcome;
 use gatehouse_core::jose::VerifiedToken;
 use gatehouse_core::mtls::CertIdentity;
-use gatehouse_core::oauth::OAuthError;
 use gatehouse_core::oauth::refresh;
+use gatehouse_core::oauth::{ClientRecord, OAuthError, may_introspect};
 use gatehouse_core::scope::{Scope, VERIFY};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,19 +54,24 @@ pub async fn introspect(
             .as_ref()
             .and_then(|Extension(p)| p.client_cert.as_deref());
         let caller = introspector(&state, &headers, &form, cert)?;
-        event.principal = Some(caller.as_str().into());
+        event.principal = Some(caller.id().into());
         let token = form
             .token
             .as_deref()
             .ok_or_else(|| OAuthError::InvalidRequest("token is missing".into()))?;
         if refresh::parse(token).is_some() {
-            let (body, reason) = refresh_introspection(&state, &caller, token).await?;
+            let (body, reason) = refresh_introspection(&state, caller.id(), token).await?;
             return Ok((Json(body).into_response(), reason));
         }
         let checked = check(&state, token);
         let reason = match &checked {
             Ok(token) => {
                 event.target = token.claims.jti.as_deref().map(Into::into);
+                if !caller.may_introspect(token) {
+                    // RFC 7662 §4: told nothing, exactly as for an unknown token.
+                    let body = Json(introspection(None)).into_response();
+                    return Ok((body, "not_permitted".to_owned()));
+                }
                 "active".to_owned()
             }
             Err(rejection) => format!("inactive: {}", rejection.reason()),
@@ -107,9 +116,9 @@ pub async fn revoke(
         };
         event.target = token.claims.jti.as_deref().map(Into::into);
         if token.claims.client_id.as_deref() != Some(client.id.as_str()) {
-            return Err(OAuthError::UnauthorizedClient(
-                "this token was issued to another client".into(),
-            ));
+            // RFC 7009 §2.1: not revoked, and answered as an unknown token is, so
+            // the answer does not tell another client that the token is live.
+            return Ok("not_permitted".to_owned());
         }
         state
             .access_tokens
@@ -143,14 +152,40 @@ fn check(state: &AppState, token: &str) -> Result<Arc<VerifiedToken>, Rejection>
     )
 }
 
+/// Who asks to introspect.
+enum Introspector {
+    /// An authenticated confidential client.
+    Client(Arc<ClientRecord>),
+    /// An API key holding `gatehouse:verify` (its key id): a verification credential,
+    /// told about every token as `POST /v1/keys/verify` is about every key.
+    VerifyKey(String),
+}
+
+impl Introspector {
+    fn id(&self) -> &str {
+        match self {
+            Self::Client(client) => &client.id,
+            Self::VerifyKey(key_id) => key_id,
+        }
+    }
+
+    /// Whether the token concerns the caller (core's `may_introspect`).
+    fn may_introspect(&self, token: &VerifiedToken) -> bool {
+        match self {
+            Self::Client(client) => may_introspect(client, &token.claims),
+            Self::VerifyKey(_) => true,
+        }
+    }
+}
+
 /// Who may introspect: a client (its credentials) or an API key holding
-/// `gatehouse:verify` (as `Authorization: Bearer`). Returns the caller's id.
+/// `gatehouse:verify` (as `Authorization: Bearer`).
 fn introspector(
     state: &AppState,
     headers: &HeaderMap,
     form: &TokenForm,
     cert: Option<&CertIdentity>,
-) -> Result<String, OAuthError> {
+) -> Result<Introspector, OAuthError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -165,7 +200,7 @@ fn introspector(
                     "a public client cannot introspect tokens".into(),
                 ))
             } else {
-                Ok(client.id.clone())
+                Ok(Introspector::Client(client))
             }
         });
     };
@@ -175,7 +210,9 @@ fn introspector(
     let verify = Scope::parse(VERIFY).map_err(|_| refused())?;
     let lookup = state.keys.verify(&key, &[verify], state.clock.now());
     match lookup.decision {
-        Ok(verified) => Ok(verified.who.credential_id().to_owned()),
+        Ok(verified) => Ok(Introspector::VerifyKey(
+            verified.who.credential_id().to_owned(),
+        )),
         Err(_) => Err(refused()),
     }
 }
@@ -195,9 +232,8 @@ async fn revoke_refresh(
         return Ok("not_active".to_owned());
     };
     if record.client_id != client_id {
-        return Err(OAuthError::UnauthorizedClient(
-            "this token was issued to another client".into(),
-        ));
+        // As for an access token: unrevoked, and answered like an unknown token.
+        return Ok("not_permitted".to_owned());
     }
     refresh_tokens::revoke_family(state, &record.family_id)
         .await

@@ -17,7 +17,7 @@ use gatehouse_api::timestamp::from_datetime;
 use gatehouse_api::{Page, Problem};
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix, RateLimit};
 use gatehouse_core::scope::{KEYS, ScopeSet};
-use gatehouse_core::{UnixTime, id, policy};
+use gatehouse_core::{UnixTime, display_text, id, policy};
 use std::sync::Arc;
 
 const MAX_NAME: usize = 200;
@@ -61,7 +61,7 @@ pub async fn create(
                 scopes,
                 now,
             );
-            record.metadata = req.metadata.unwrap_or_default();
+            record.metadata = checked_metadata(req.metadata.unwrap_or_default())?;
             record.expires_at = expires_at;
             record.enabled = req.enabled.unwrap_or(true);
             record.rate_limit = req.ratelimit.map(checked_rate).transpose()?;
@@ -152,7 +152,7 @@ pub async fn update(
                 record.scopes = scopes;
             }
             if let Some(metadata) = req.metadata {
-                record.metadata = metadata;
+                record.metadata = checked_metadata(metadata)?;
             }
             if let Some(expires_at) = req.expires_at {
                 let expires_at = expires_at.map(from_datetime);
@@ -361,13 +361,30 @@ pub(super) fn checked_name(name: &str) -> Result<String, ApiError> {
     checked_text("name", name)
 }
 
+/// Metadata whose keys are display text (they are shown as labels in the console
+/// and CLI); the values are the caller's data and pass as they are.
+fn checked_metadata(
+    metadata: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    for key in metadata.keys() {
+        display_text::check(key)
+            .map_err(|e| ApiError::bad_request("invalid_field", format!("a metadata key: {e}")))?;
+    }
+    Ok(metadata)
+}
+
+/// A name, subject or label: at most [`MAX_NAME`] characters, none that changes how
+/// the text around it displays (core's `display_text` rule: controls, line
+/// separators, bidirectional controls).
 pub(super) fn checked_text(field: &str, value: &str) -> Result<String, ApiError> {
-    if value.chars().count() > MAX_NAME || value.chars().any(char::is_control) {
+    if value.chars().count() > MAX_NAME {
         return Err(ApiError::bad_request(
             "invalid_field",
             format!("{field} must be at most {MAX_NAME} printable characters"),
         ));
     }
+    display_text::check(value)
+        .map_err(|e| ApiError::bad_request("invalid_field", format!("{field}: {e}")))?;
     Ok(value.to_owned())
 }
 

@@ -26,6 +26,7 @@ mod well_known;
 pub use error::{ApiError, AuthFailure, problem};
 pub use extract::{API_KEY_HEADER, Caller};
 
+use crate::config::MetricsAuth;
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::Router;
@@ -82,6 +83,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(consents::revoke),
         )
         .route("/openapi.json", get(openapi::document));
+    let metrics = match state.settings.metrics_auth {
+        MetricsAuth::None => get(health::metrics),
+        MetricsAuth::ApiKey => get(health::metrics_with_key),
+    };
     Router::new()
         .nest("/admin/v1", admin)
         .route("/v1/keys/verify", post(verify::verify))
@@ -111,7 +116,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/metrics", metrics)
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY))

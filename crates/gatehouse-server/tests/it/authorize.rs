@@ -443,5 +443,92 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     assert_eq!(reply.status, 429, "locked even with the right password");
     assert!(reply.header("retry-after").is_some());
     let locked = s.app.audit("action=user.login&outcome=denied").await;
-    assert_eq!(locked.last().unwrap().reason.as_deref(), Some("locked"));
+    assert_eq!(locked.last().unwrap().reason.as_deref(), Some("throttled"));
+}
+
+#[tokio::test]
+async fn a_burst_of_guesses_gets_three_checks_and_the_right_password_inside_it_does_not_sign_in() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let html = browser.get(&authorize_url(&s, "")).await.expect(200).text();
+    let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf"));
+    let cookie = browser
+        .cookies
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let login_url = format!("{}/oauth/authorize/login", s.app.base);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = |password: &str| {
+        http.post(&login_url).header("cookie", &cookie).form(&[
+            ("request", request.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", password),
+        ])
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..24 {
+        let (request, tx) = (login("wrong password!!"), tx.clone());
+        tokio::spawn(async move {
+            let reply = request.send().await.unwrap();
+            let retry_after = reply.headers().contains_key("retry-after");
+            tx.send((reply.status().as_u16(), retry_after)).unwrap();
+        });
+    }
+    // The right password goes 25th, as soon as the throttle has refused one guess of
+    // the burst (or, as before the fix, once all of them were answered).
+    let mut answers = Vec::new();
+    while answers.len() < 24 && !answers.iter().any(|&(status, _)| status == 429) {
+        answers.push(rx.recv().await.unwrap());
+    }
+    let right = login(PASSWORD).send().await.unwrap();
+    assert_eq!(right.status().as_u16(), 429, "the right password signed in");
+    assert!(right.headers().contains_key("retry-after"));
+    assert!(!right.headers().contains_key("set-cookie"));
+    while answers.len() < 24 {
+        answers.push(rx.recv().await.unwrap());
+    }
+    let checked = answers.iter().filter(|&&(status, _)| status == 401).count();
+    let throttled = answers
+        .iter()
+        .filter(|&&(status, retry_after)| status == 429 && retry_after)
+        .count();
+    assert_eq!((checked, throttled), (3, 21), "{answers:?}");
+
+    let events = s.app.audit("action=user.login").await;
+    let reasons = |reason: &str| {
+        events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .count()
+    };
+    assert_eq!(reasons("bad_credentials"), 3);
+    assert_eq!(reasons("throttled"), 22);
+    assert!(events.iter().all(|e| e.outcome == "denied"));
+}
+
+#[tokio::test]
+async fn a_request_object_is_refused_back_to_the_client_not_ignored() {
+    let s = setup().await;
+    let mut browser = Browser::new();
+    let by_value = authorize_url(&s, "&request=eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.");
+    let back = location(&browser.get(&by_value).await);
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("request_not_supported")
+    );
+    assert_eq!(param(&back, "state").as_deref(), Some("st-42"));
+    let by_reference = authorize_url(&s, "&request_uri=https%3A%2F%2Fapp.example.com%2Freq");
+    let back = location(&browser.get(&by_reference).await);
+    assert_eq!(
+        param(&back, "error").as_deref(),
+        Some("request_uri_not_supported")
+    );
 }

@@ -239,3 +239,52 @@ async fn random_bytes_never_cause_a_server_error() {
     }
     assert_eq!(snapshot(&app).await, before);
 }
+
+#[tokio::test]
+async fn names_and_subjects_with_bidi_controls_or_line_separators_are_refused() {
+    let app = spawn_app().await;
+    let before = snapshot(&app).await;
+    for bad in [
+        "invoice\u{202E}fdp.exe",
+        "a\u{2028}b",
+        "a\u{2029}b",
+        "\u{2066}x\u{2069}",
+        "x\u{200F}",
+        "x\u{061C}",
+        "x\u{85}",
+    ] {
+        let attempts = [
+            ("/admin/v1/keys", json!({"name": bad, "scopes": ["a:read"]})),
+            (
+                "/admin/v1/keys",
+                json!({"name": "ok", "subject": bad, "scopes": ["a:read"]}),
+            ),
+            (
+                "/admin/v1/keys",
+                json!({"name": "ok", "scopes": ["a:read"], "metadata": {bad: 1}}),
+            ),
+            ("/admin/v1/clients", json!({"name": bad, "scope": "a:read"})),
+            (
+                "/admin/v1/users",
+                json!({"username": "zoe", "password": "correct horse battery staple",
+                       "display_name": bad, "scopes": ["a:read"]}),
+            ),
+        ];
+        for (path, body) in attempts {
+            let problem = app.post(path, &body).await.problem(400, "invalid_field");
+            assert!(problem.detail.contains("U+"), "{path}: {}", problem.detail);
+        }
+    }
+    assert_eq!(snapshot(&app).await, before);
+    let clients: serde_json::Value = app.get("/admin/v1/clients").await.expect(200).json();
+    assert_eq!(clients["items"], json!([]));
+    let users: serde_json::Value = app.get("/admin/v1/users").await.expect(200).json();
+    assert_eq!(users["items"], json!([]));
+    // Any script is fine.
+    app.post(
+        "/admin/v1/keys",
+        &json!({"name": "חשבוניות — Zoë", "scopes": ["a:read"]}),
+    )
+    .await
+    .expect(201);
+}

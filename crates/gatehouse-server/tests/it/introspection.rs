@@ -143,10 +143,10 @@ async fn a_revoked_token_is_inactive_at_once_and_stays_revoked() {
     let token = token_for(&app, &owner).await;
     assert_eq!(introspect(&app, &owner, &token).await["active"], true);
 
-    // Only the client it was issued to may revoke it.
-    let reply = revoke(&app, &other, &token).await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.json::<Value>()["error"], "unauthorized_client");
+    // Only the client it was issued to may revoke it; another is answered as for an
+    // unknown token (RFC 7009 §2.1), so it learns nothing, and nothing is revoked.
+    let reply = revoke(&app, &other, &token).await.expect(200);
+    assert_eq!(reply.text(), revoke(&app, &other, "garbage").await.text());
     assert_eq!(introspect(&app, &owner, &token).await["active"], true);
 
     let reply = revoke(&app, &owner, &token).await.expect(200);
@@ -176,7 +176,60 @@ async fn a_revoked_token_is_inactive_at_once_and_stays_revoked() {
         .collect();
     assert_eq!(
         reasons,
-        ["unauthorized_client", "revoked", "not_active", "not_active"]
+        [
+            "not_permitted",
+            "not_active",
+            "revoked",
+            "not_active",
+            "not_active"
+        ]
     );
     assert!(app.audit("action=oauth.introspect").await.len() >= 5);
+}
+
+async fn register_with(app: &TestApp, name: &str, scope: &str, audience: &[&str]) -> Registered {
+    let c: ClientWithSecret = app
+        .post(
+            "/admin/v1/clients",
+            &json!({"name": name, "scope": scope, "audience": audience}),
+        )
+        .await
+        .expect(201)
+        .json();
+    Registered {
+        id: c.client.client_id,
+        secret: c.client_secret.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn an_unrelated_client_learns_nothing_about_another_client_s_token() {
+    let app = spawn_app().await;
+    let a = register(&app, "orders app").await;
+    let b = register_with(&app, "misc app", "misc:read", &["misc"]).await;
+    let token = token_for(&app, &a).await;
+
+    // Exactly what an unknown token gets: no sub, scope or client_id.
+    assert_eq!(introspect(&app, &b, &token).await, json!({"active": false}));
+    assert_eq!(introspect(&app, &a, &token).await["active"], true);
+    let events = app.audit("action=oauth.introspect").await;
+    let refused = events
+        .iter()
+        .find(|e| e.principal.as_deref() == Some(b.id.as_str()))
+        .unwrap();
+    assert_eq!(refused.reason.as_deref(), Some("not_permitted"));
+}
+
+#[tokio::test]
+async fn the_resource_server_a_token_is_for_and_an_introspection_client_may_introspect_it() {
+    let app = spawn_app().await;
+    let resource_server = register_with(&app, "orders api", "misc:read", &[]).await;
+    let a = register_with(&app, "orders app", "orders:read", &[&resource_server.id]).await;
+    let introspector = register_with(&app, "gateway", "gatehouse:introspect", &[]).await;
+    let token = token_for(&app, &a).await;
+    for caller in [&resource_server, &introspector] {
+        let body = introspect(&app, caller, &token).await;
+        assert_eq!(body["active"], true, "{}", caller.id);
+        assert_eq!(body["client_id"], a.id.as_str());
+    }
 }

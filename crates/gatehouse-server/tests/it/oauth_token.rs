@@ -502,3 +502,69 @@ async fn clients_are_listed_a_page_at_a_time() {
         .await
         .problem(400, "invalid_query");
 }
+
+#[tokio::test]
+async fn a_burst_of_wrong_secrets_gets_twenty_checks_then_429_even_for_the_right_one() {
+    let app = spawn_app().await;
+    let c = billing(&app).await;
+    let id = c.client.client_id.clone();
+    let url = format!("{}/oauth/token", app.base);
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..150 {
+        let request = app
+            .client
+            .post(&url)
+            .basic_auth(&id, Some(format!("gcs_wrong{i}")))
+            .form(&[("grant_type", "client_credentials")]);
+        burst.spawn(async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, retry_after, body)
+        });
+    }
+    let (mut checked, mut throttled) = (0, 0);
+    while let Some(answer) = burst.join_next().await {
+        let (status, retry_after, body) = answer.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        match status {
+            401 => checked += 1,
+            429 => {
+                throttled += 1;
+                let secs: u64 = retry_after.unwrap().to_str().unwrap().parse().unwrap();
+                assert!((1..=300).contains(&secs), "{secs}");
+            }
+            other => panic!("status {other}: {body}"),
+        }
+    }
+    assert_eq!((checked, throttled), (20, 130));
+
+    // The right secret, within the lock, is refused unchecked too.
+    let reply = basic(
+        &app,
+        &id,
+        secret(&c),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    refused(&reply, 429, "invalid_client");
+    assert!(reply.header("retry-after").is_some());
+    let events = app.audit("action=oauth.token&outcome=denied").await;
+    let throttled_events = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("throttled"))
+        .count();
+    assert_eq!(throttled_events, 131);
+
+    // Once the lock is over, the right secret works again.
+    app.advance_millis(5 * 60 * 1000);
+    basic(
+        &app,
+        &id,
+        secret(&c),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .expect(200);
+}

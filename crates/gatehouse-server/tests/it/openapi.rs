@@ -106,3 +106,32 @@ async fn metrics_count_verifications_by_code() {
     }
     assert!(!text.contains(&key.key) && !text.contains(&app.admin_key));
 }
+
+#[tokio::test]
+async fn metrics_configured_for_api_keys_need_gatehouse_metrics() {
+    let app = crate::support::spawn_app_with("[metrics]\nauth = \"api_key\"\n").await;
+    let scrape = |key: Option<&str>| {
+        let request = app.request(Method::GET, "/metrics");
+        match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    };
+    app.send(scrape(None))
+        .await
+        .problem(401, "missing_credential");
+    let reader = app.create_key("reader", &["a:read"]).await;
+    app.send(scrape(Some(&reader.key)))
+        .await
+        .problem(403, "insufficient_scope");
+    let prometheus = app.create_key("prometheus", &["gatehouse:metrics"]).await;
+    let text = app
+        .send(scrape(Some(&prometheus.key)))
+        .await
+        .expect(200)
+        .text();
+    assert!(text.contains("gatehouse_keys_loaded"), "{text}");
+    let events = app.audit("action=metrics.read").await;
+    let outcomes: Vec<_> = events.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["denied", "allowed"]);
+}

@@ -150,3 +150,18 @@ async fn the_data_directory_never_holds_a_plaintext_key() {
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_files_are_private_to_the_server_s_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    app.create_key("one", &["orders:read"]).await;
+    for name in ["gatehouse.db", "gatehouse.db-wal", "gatehouse.db-shm"] {
+        let mode = std::fs::metadata(app.dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}

@@ -296,9 +296,11 @@ async fn revoking_a_refresh_token_ends_its_family_and_only_its_client_may() {
         .json();
     let other_id = other["client_id"].as_str().unwrap();
     let other_secret = other["client_secret"].as_str().unwrap();
-    let reply = s.app.send(revoke((other_id, other_secret))).await;
-    assert_eq!(reply.status, 400);
-    assert_eq!(reply.json::<Value>()["error"], "unauthorized_client");
+    // Another client is answered as for an unknown token and revokes nothing.
+    s.app
+        .send(revoke((other_id, other_secret)))
+        .await
+        .expect(200);
     assert_eq!(introspect(&s, &token).await["active"], true);
 
     s.app

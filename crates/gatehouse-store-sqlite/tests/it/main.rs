@@ -84,3 +84,36 @@ async fn a_stored_redirect_uri_that_does_not_parse_is_corrupt_and_named() {
         }
     }
 }
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_wal_and_shm_files_are_private_to_the_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    // A write, so the WAL and its index exist.
+    gatehouse_store::Store::insert_key(&store, &gatehouse_store::conformance::keys::record(1))
+        .await
+        .unwrap();
+    for name in ["gatehouse.db", "gatehouse.db-wal", "gatehouse.db-shm"] {
+        assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_readable_database_left_by_an_older_version_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    SqliteStore::open(&path).await.unwrap().close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+}

@@ -40,7 +40,33 @@ fn params() -> AuthorizeParams {
         code_challenge_method: Some("S256".into()),
         nonce: None,
         prompt: None,
+        request: None,
+        request_uri: None,
     }
+}
+
+#[test]
+fn a_request_object_by_value_or_reference_goes_back_as_not_supported() {
+    let error_of = |p: AuthorizeParams| match check(&p, Some(&client())) {
+        Err(AuthorizeError::Redirect { error, state, .. }) => (error, state),
+        other => panic!("{other:?}"),
+    };
+    let by_value = AuthorizeParams {
+        request: Some("eyJhbGciOiJub25lIn0.e30.".into()),
+        ..params()
+    };
+    assert_eq!(
+        error_of(by_value),
+        ("request_not_supported", Some("xyz".into()))
+    );
+    let by_reference = AuthorizeParams {
+        request_uri: Some("https://app.example.com/req/1".into()),
+        ..params()
+    };
+    assert_eq!(
+        error_of(by_reference),
+        ("request_uri_not_supported", Some("xyz".into()))
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `POST /oauth/authorize/login`: a password checked for a pending request, through
-//! the login throttle, at the cost of one Argon2id hash whether or not the username
+//! `POST /oauth/authorize/login`: a password checked for a pending request, once the
+//! login throttle has reserved the attempt, at the cost of one Argon2id hash whether or not the username
 //! exists; success opens a browser session and goes on to consent.
 
 use super::respond::{finish, malformed_form, see_other, set_cookie, unavailable};
@@ -71,16 +71,15 @@ async fn check_login(
         *page.status_mut() = status;
         page
     };
-    match state.authorizations.throttle.check(&form.username, ip, now) {
-        Verdict::Allow => {}
-        Verdict::Delay(delay) => tokio::time::sleep(delay).await,
-        Verdict::Locked { until } => {
-            event.reason = Some("locked".into());
-            let wait = until.as_millis().saturating_sub(now.as_millis()).max(0);
-            return Err(pages::locked(std::time::Duration::from_millis(
-                u64::try_from(wait).unwrap_or(0),
-            )));
-        }
+    // Reserved before the hash: a burst of guesses cannot all be checked against a
+    // count none of them has raised yet, and a refused one is never checked.
+    let verdict = state
+        .authorizations
+        .throttle
+        .attempt(&form.username, ip, now);
+    if verdict != Verdict::Allow {
+        event.reason = Some("throttled".into());
+        return Err(pages::locked(verdict.retry_after(now)));
     }
     let user = match Username::parse(&form.username) {
         Ok(name) => state
@@ -103,11 +102,8 @@ async fn check_login(
         .unwrap_or(false);
     let user = match user {
         Some(user) if matches && user.enabled && user.password_hash.is_some() => user,
+        // The reservation stays as the failure.
         other => {
-            state
-                .authorizations
-                .throttle
-                .record_failure(&form.username, ip, now);
             event.reason = Some(
                 if other.is_some_and(|u| matches && !u.enabled) {
                     "disabled"

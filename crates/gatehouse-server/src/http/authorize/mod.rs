@@ -37,7 +37,8 @@ use std::sync::Arc;
 /// The cookie holding the pending request's CSRF token.
 const CSRF_COOKIE: &str = "gatehouse_csrf";
 
-/// The query of `GET /oauth/authorize` (other parameters are ignored, RFC 6749 §3.1).
+/// The query of `GET /oauth/authorize` (other parameters are ignored, RFC 6749 §3.1;
+/// `request` and `request_uri` are read only to be refused).
 #[derive(Debug, Deserialize)]
 pub struct AuthorizeQuery {
     response_type: Option<String>,
@@ -49,6 +50,8 @@ pub struct AuthorizeQuery {
     code_challenge_method: Option<String>,
     nonce: Option<String>,
     prompt: Option<String>,
+    request: Option<String>,
+    request_uri: Option<String>,
 }
 
 /// `GET /oauth/authorize` — start the authorization code flow.
@@ -92,6 +95,8 @@ async fn start(
         code_challenge_method: q.code_challenge_method,
         nonce: q.nonce,
         prompt: q.prompt,
+        request: q.request,
+        request_uri: q.request_uri,
     };
     let auth = check(&params, client.as_deref()).map_err(|e| refusal(state, e, event))?;
     let signed_in = if auth.prompt.login {
