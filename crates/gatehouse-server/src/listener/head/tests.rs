@@ -1,0 +1,132 @@
+//! The head scanner on byte streams, whole and cut into every possible pair of pieces.
+
+use super::*;
+
+/// Feeds `stream` in pieces of `piece` bytes and returns, for each of `requests`
+/// requests in turn, what was noted about its head.
+fn verdicts(stream: &[u8], piece: usize, requests: usize) -> Vec<Option<Noted>> {
+    let log = Arc::new(HeadLog::default());
+    let mut scanner = HeadScanner::new(Arc::clone(&log));
+    for part in stream.chunks(piece.max(1)) {
+        scanner.feed(part);
+    }
+    (0..requests).map(|_| log.next_request()).collect()
+}
+
+/// The verdicts must not depend on how the bytes were cut.
+fn check(stream: &str, requests: usize, expected: &[Option<Noted>]) {
+    for piece in 1..=stream.len() {
+        assert_eq!(
+            verdicts(stream.as_bytes(), piece, requests),
+            expected,
+            "pieces of {piece} in {stream:?}"
+        );
+    }
+}
+
+const BARE_LF: Option<Noted> = Some(Noted::Refused(HeadRefusal::BareLf));
+const DUPLICATE_HOST: Option<Noted> = Some(Noted::Refused(HeadRefusal::DuplicateHost));
+const AMBIGUOUS_LENGTH: Option<Noted> = Some(Noted::Refused(HeadRefusal::AmbiguousLength));
+
+#[test]
+fn well_formed_requests_on_one_connection_are_not_refused() {
+    check(
+        "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n\
+         POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\nHost: b\
+         POST /y HTTP/1.1\r\nhost: a\r\nTransfer-Encoding: chunked\r\n\r\n\
+         3;ext=1\r\n\n\n\n\r\n16\r\nHost: b\r\n\r\nHost: c\r\n\r\n\r\n0\r\nX-Trailer: 1\r\n\r\n\
+         GET /z HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        5,
+        &[None, None, None, None, None],
+    );
+}
+
+#[test]
+fn a_bare_lf_anywhere_in_a_head_is_refused() {
+    for stream in [
+        "GET / HTTP/1.1\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n\n",
+        "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        check(stream, 2, &[BARE_LF, None]);
+    }
+}
+
+#[test]
+fn two_host_lines_are_refused_in_any_spelling() {
+    check(
+        "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nHOST:b\r\n\r\n",
+        1,
+        &[DUPLICATE_HOST],
+    );
+    check(
+        "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+        1,
+        &[DUPLICATE_HOST],
+    );
+}
+
+#[test]
+fn length_beside_transfer_encoding_is_refused_in_either_order() {
+    for stream in [
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: gzip\r\n\r\nhello",
+    ] {
+        check(stream, 1, &[AMBIGUOUS_LENGTH]);
+    }
+}
+
+#[test]
+fn a_refused_head_later_on_a_keep_alive_connection_is_counted_to_its_request() {
+    // The second request's body holds what would be a bad head: it is body, not head.
+    check(
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n\
+         POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nGET /\nHost:\n\
+         GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        4,
+        &[None, None, DUPLICATE_HOST, None],
+    );
+    check(
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab\ncd\r\n0\r\n\r\n\
+         GET / HTTP/1.1\nHost: a\r\n\r\n",
+        3,
+        &[None, BARE_LF, None],
+    );
+}
+
+#[test]
+fn after_an_upgrade_or_an_unframeable_body_it_stops_looking() {
+    // What follows an upgrade is another protocol; what follows a body hyper cannot
+    // frame is never read as a request.
+    for stream in [
+        "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n\n\n\nHost: x\r\n\r\n",
+        "CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\nGET /\n",
+    ] {
+        check(stream, 2, &[Some(Noted::Upgrade), None]);
+    }
+    for stream in [
+        "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nGET /\n\n",
+        "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\nGET /\n\n",
+        "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nGET /\n\n",
+    ] {
+        check(stream, 2, &[None, None]);
+    }
+}
+
+#[test]
+fn lengths_are_decimal_digits_within_u64() {
+    assert_eq!(parse_length(b"0"), Ok(0));
+    assert_eq!(parse_length(b"18446744073709551615"), Ok(u64::MAX));
+    for bad in [
+        &b""[..],
+        b"18446744073709551616",
+        b"+5",
+        b"5,5",
+        b"0x5",
+        b"-1",
+    ] {
+        assert_eq!(parse_length(bad), Err(()), "{bad:?}");
+    }
+}
