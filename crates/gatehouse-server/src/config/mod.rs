@@ -589,6 +589,36 @@ mod tests {
     }
 
     #[test]
+    fn connection_caps_and_the_body_deadline_default_and_are_checked() {
+        let settings = load_str("", &[]).unwrap();
+        assert_eq!(
+            (settings.max_connections, settings.max_connections_per_ip),
+            (10_000, 256)
+        );
+        assert_eq!(settings.body_timeout, std::time::Duration::from_secs(30));
+        let small = "[server]\nmax_connections = 10\nmax_connections_per_ip = 50\n";
+        let settings = load_str(small, &[]).unwrap();
+        assert_eq!(
+            (settings.max_connections, settings.max_connections_per_ip),
+            (10, 10),
+            "the per-address cap is at most the overall one"
+        );
+        for (text, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            (
+                "max_connections_per_ip = 0",
+                "server.max_connections_per_ip",
+            ),
+            ("body_timeout_secs = 0", "server.body_timeout_secs"),
+            ("body_timeout_secs = 601", "server.body_timeout_secs"),
+            ("max_connections = -1", "server.max_connections"),
+        ] {
+            let err = load_str(&format!("[server]\n{text}\n"), &[]).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         assert!(
             load_str("[server]\nlisten = \"nope\"\n", &[])

@@ -68,6 +68,11 @@ impl ConnectionLimits {
         })
     }
 
+    /// Where refusals are counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Connections open now.
     pub fn open(&self) -> usize {
         self.open.lock().total

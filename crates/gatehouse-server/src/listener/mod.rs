@@ -12,6 +12,7 @@ mod limits;
 
 pub use limits::{ConnectionLimits, Permit};
 
+use crate::metrics::Metrics;
 use crate::tls::Tls;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
@@ -73,7 +74,7 @@ pub async fn serve<F, S, Fut>(
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let served = Connections::new(name, tls, service_for);
+    let served = Connections::new(name, tls, Arc::clone(connections.metrics()), service_for);
     accept_until(
         &listener,
         name,
@@ -113,11 +114,16 @@ pub async fn serve_per_core<M, F, S, Fut>(
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let workers: Vec<Worker> = (0..cores)
         .filter_map(|index| {
-            Worker::start(name, index, tls.clone(), Arc::clone(&make_service_for))
-                .inspect_err(
-                    |e| tracing::error!(listener = name, error = %e, "cannot start a worker"),
-                )
-                .ok()
+            let metrics = Arc::clone(connections.metrics());
+            Worker::start(
+                name,
+                index,
+                tls.clone(),
+                metrics,
+                Arc::clone(&make_service_for),
+            )
+            .inspect_err(|e| tracing::error!(listener = name, error = %e, "cannot start a worker"))
+            .ok()
         })
         .collect();
     if workers.is_empty() {
@@ -183,6 +189,7 @@ impl Worker {
         name: &'static str,
         index: usize,
         tls: Option<Arc<Tls>>,
+        metrics: Arc<Metrics>,
         make_service_for: Arc<M>,
     ) -> std::io::Result<Self>
     where
@@ -200,7 +207,7 @@ impl Worker {
             .name(format!("{name}-{index}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let connections = Connections::new(name, tls, make_service_for());
+                    let connections = Connections::new(name, tls, metrics, make_service_for());
                     while let Some((stream, peer, permit)) = handed.recv().await {
                         match TcpStream::from_std(stream) {
                             Ok(stream) => connections.spawn(stream, peer, permit),
@@ -253,6 +260,8 @@ struct Connections<F> {
     builder: http1::Builder,
     graceful: GracefulShutdown,
     tls: Option<Arc<Tls>>,
+    /// Counts the answers given here in place of the service.
+    metrics: Arc<Metrics>,
     service_for: Arc<F>,
 }
 
@@ -262,7 +271,12 @@ where
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    fn new(name: &'static str, tls: Option<Arc<Tls>>, service_for: F) -> Self {
+    fn new(
+        name: &'static str,
+        tls: Option<Arc<Tls>>,
+        metrics: Arc<Metrics>,
+        service_for: F,
+    ) -> Self {
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -274,6 +288,7 @@ where
             builder,
             graceful: GracefulShutdown::new(),
             tls,
+            metrics,
             service_for: Arc::new(service_for),
         }
     }
@@ -283,19 +298,21 @@ where
     fn spawn(&self, stream: TcpStream, peer: SocketAddr, permit: Permit) {
         let (builder, watcher) = (self.builder.clone(), self.graceful.watcher());
         let (tls, service_for, name) = (self.tls.clone(), Arc::clone(&self.service_for), self.name);
+        let metrics = Arc::clone(&self.metrics);
         // The handshake runs in the connection's task, so a slow one holds up no other.
         tokio::spawn(async move {
             let result = match tls {
                 None => {
                     let peer = Peer::new(peer, None);
-                    connection(&builder, watcher, stream, service_for(peer)).await
+                    connection(&builder, watcher, stream, metrics, service_for(peer)).await
                 }
                 Some(tls) => {
                     let Some(accepted) = tls.accept(stream, peer).await else {
                         return;
                     };
                     let peer = Peer::new(peer, accepted.client_cert);
-                    connection(&builder, watcher, accepted.stream, service_for(peer)).await
+                    let io = accepted.stream;
+                    connection(&builder, watcher, io, metrics, service_for(peer)).await
                 }
             };
             if let Err(e) = result {
@@ -328,6 +345,7 @@ async fn connection<I, S, Fut>(
     builder: &http1::Builder,
     watcher: Watcher,
     io: I,
+    metrics: Arc<Metrics>,
     service: S,
 ) -> Result<(), hyper::Error>
 where
@@ -343,10 +361,14 @@ where
             Some(Noted::Refused(refusal)) => Err(refusal),
             Some(Noted::Upgrade) | None => Ok(service(req)),
         };
+        let metrics = Arc::clone(&metrics);
         async move {
             let mut response = match answer {
                 Ok(answer) => answer.await?,
-                Err(refusal) => return Ok::<_, Infallible>(refused(refusal)),
+                Err(refusal) => {
+                    metrics.response(StatusCode::BAD_REQUEST.as_u16());
+                    return Ok::<_, Infallible>(refused(refusal));
+                }
             };
             let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
             if noted == Some(Noted::Upgrade) && !switched {

@@ -59,12 +59,23 @@ fn assert_refused(answer: &str, status: u16, code: &str) {
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// `gatehouse_http_responses_total{class="4xx"}`.
+fn client_errors(app: &crate::support::TestApp) -> u64 {
+    let metrics = app.state().metrics.render();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("gatehouse_http_responses_total{class=\"4xx\"}"))
+        .unwrap();
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 #[tokio::test]
 async fn ambiguous_request_heads_are_refused_on_both_listeners_and_reach_nothing() {
     let upstream = Upstream::start().await;
     let app = spawn_gateway(&upstream, "").await;
     let key = app.create_key("svc", &["orders:read"]).await.key;
     let auth = format!("Authorization: Bearer {key}\r\n");
+    let answered_4xx_before = client_errors(&app);
     for (base, path) in [
         (app.base.clone(), "/v1/keys/verify"),
         (app.gateway(), "/orders"),
@@ -119,6 +130,8 @@ async fn ambiguous_request_heads_are_refused_on_both_listeners_and_reach_nothing
         let second = &answer[answer.rfind("HTTP/1.1 ").unwrap()..];
         assert_refused(second, 400, "duplicate_host");
     }
+    // Counted like every other answer: 7 cases and one keep-alive refusal a listener.
+    assert!(client_errors(&app) >= answered_4xx_before + 16);
     // Only the gateway's one well-formed first request reached the upstream.
     assert_eq!(upstream.hits(), 1, "{:?}", upstream.seen());
     assert!(upstream.seen().iter().all(|s| !s.uri.contains("smuggled")));
