@@ -357,18 +357,19 @@ where
     let io = Inspected::new(io, Arc::clone(&log));
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let noted = log.next_request();
+        // The refusal is made here, so the common path touches nothing shared (the
+        // metrics are counted across every worker thread).
         let answer = match noted {
-            Some(Noted::Refused(refusal)) => Err(refusal),
+            Some(Noted::Refused(refusal)) => {
+                metrics.response(StatusCode::BAD_REQUEST.as_u16());
+                Err(refused(refusal))
+            }
             Some(Noted::Upgrade) | None => Ok(service(req)),
         };
-        let metrics = Arc::clone(&metrics);
         async move {
             let mut response = match answer {
                 Ok(answer) => answer.await?,
-                Err(refusal) => {
-                    metrics.response(StatusCode::BAD_REQUEST.as_u16());
-                    return Ok::<_, Infallible>(refused(refusal));
-                }
+                Err(refused) => return Ok::<_, Infallible>(refused),
             };
             let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
             if noted == Some(Noted::Upgrade) && !switched {

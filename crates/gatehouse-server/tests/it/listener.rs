@@ -292,3 +292,23 @@ async fn connections_over_the_per_address_cap_are_closed_at_accept_on_both_liste
     }
     drop(open);
 }
+
+/// A request the gateway refuses before forwarding (no credential), its body still
+/// trickling: answered at once, and the connection does not wait for the rest.
+#[tokio::test]
+async fn a_refused_gateway_request_does_not_wait_for_its_trickled_body() {
+    let upstream = Upstream::start().await;
+    let app = spawn_gateway(&upstream, "").await;
+    let mut stream = TcpStream::connect(app.gateway().trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /orders HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\na")
+        .await
+        .unwrap();
+    let answer = until_closed(&mut stream, WAIT).await;
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
+    assert!(started.elapsed() < WAIT);
+    assert_eq!(upstream.hits(), 0);
+}
