@@ -130,3 +130,93 @@ fn lengths_are_decimal_digits_within_u64() {
         assert_eq!(parse_length(bad), Err(()), "{bad:?}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A well-formed request: a head of ordinary headers (and maybe a Host), then a
+    /// body sent with `Content-Length`, chunked in the given chunk sizes, or none.
+    fn request() -> impl Strategy<Value = Vec<u8>> {
+        let header = ("[A-Za-z][A-Za-z0-9-]{0,12}", "[ -~]{0,30}");
+        let body = proptest::collection::vec(any::<u8>(), 0..200);
+        let framing = prop_oneof![Just(0u8), Just(1u8), Just(2u8)];
+        let chunk_sizes = proptest::collection::vec(1usize..40, 0..6);
+        (
+            proptest::collection::vec(header, 0..6),
+            body,
+            framing,
+            chunk_sizes,
+        )
+            .prop_map(|(headers, body, framing, sizes)| {
+                let mut out = b"POST /x HTTP/1.1\r\nHost: a\r\n".to_vec();
+                for (name, value) in headers {
+                    let lower = name.to_ascii_lowercase();
+                    // The framing and Host are this generator's to choose.
+                    if ["host", "content-length", "transfer-encoding", "upgrade"]
+                        .contains(&lower.as_str())
+                    {
+                        continue;
+                    }
+                    out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+                }
+                match framing {
+                    0 => out.extend_from_slice(b"\r\n"),
+                    1 => {
+                        out.extend_from_slice(
+                            format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                        );
+                        out.extend_from_slice(&body);
+                    }
+                    _ => {
+                        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                        let mut rest = &body[..];
+                        for size in sizes {
+                            if rest.is_empty() {
+                                break;
+                            }
+                            let (chunk, after) = rest.split_at(size.min(rest.len()));
+                            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                            out.extend_from_slice(chunk);
+                            out.extend_from_slice(b"\r\n");
+                            rest = after;
+                        }
+                        out.extend_from_slice(b"0\r\n\r\n");
+                    }
+                }
+                out
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn well_formed_requests_are_never_refused_however_they_arrive(
+            requests in proptest::collection::vec(request(), 1..5),
+            piece in 1usize..64,
+        ) {
+            let stream: Vec<u8> = requests.concat();
+            let noted = verdicts(&stream, piece, requests.len() + 1);
+            prop_assert!(noted.iter().all(Option::is_none), "{noted:?}");
+        }
+
+        #[test]
+        fn a_bad_head_after_good_requests_is_counted_to_its_own_request(
+            requests in proptest::collection::vec(request(), 0..4),
+            piece in 1usize..64,
+        ) {
+            let mut stream: Vec<u8> = requests.concat();
+            stream.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+            let noted = verdicts(&stream, piece, requests.len() + 1);
+            prop_assert_eq!(noted.last().copied().flatten(), DUPLICATE_HOST);
+            prop_assert!(noted[..requests.len()].iter().all(Option::is_none));
+        }
+
+        #[test]
+        fn any_bytes_at_all_are_scanned_without_a_panic(
+            bytes in proptest::collection::vec(any::<u8>(), 0..2000),
+            piece in 1usize..64,
+        ) {
+            verdicts(&bytes, piece, 3);
+        }
+    }
+}
