@@ -239,6 +239,11 @@ impl HeadScanner {
                     self.end_head();
                     return from;
                 }
+                Line::Stop => {
+                    self.state = State::Off;
+                    self.partial = Vec::new();
+                    return bytes.len();
+                }
             }
         }
         let rest = &bytes[from..];
@@ -357,6 +362,8 @@ enum Line {
     More,
     End,
     Refused(HeadRefusal),
+    /// Not HTTP/1 at all from here: stop looking.
+    Stop,
 }
 
 /// Judges one line of a head, without its CRLF, into `head`.
@@ -366,6 +373,10 @@ fn judge_line(head: &mut Head, line: &[u8]) -> Line {
         return if head.started { Line::End } else { Line::More };
     }
     if !head.started {
+        if line == b"PRI * HTTP/2.0" {
+            // The HTTP/2 connection preface (prior knowledge): frames follow, not heads.
+            return Line::Stop;
+        }
         head.started = true;
         head.connect = line.starts_with(b"CONNECT ");
         return Line::More;

@@ -116,6 +116,15 @@ fn after_an_upgrade_or_an_unframeable_body_it_stops_looking() {
 }
 
 #[test]
+fn the_http2_preface_turns_it_off_without_a_note() {
+    check(
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\n\n\x04Host: a\r\nHost: b\r\n\r\n",
+        3,
+        &[None, None, None],
+    );
+}
+
+#[test]
 fn lengths_are_decimal_digits_within_u64() {
     assert_eq!(parse_length(b"0"), Ok(0));
     assert_eq!(parse_length(b"18446744073709551615"), Ok(u64::MAX));
