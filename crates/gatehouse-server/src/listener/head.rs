@@ -120,6 +120,8 @@ impl HeadLog {
 /// The longest head line kept while it arrives in pieces; a longer one is hyper's to
 /// refuse (its head buffer is this size).
 const MAX_LINE: usize = 64 * 1024;
+/// The most buffer kept between lines for the pieces of the next.
+const KEPT_LINE_BUFFER: usize = 1024;
 
 /// Follows a connection's request stream, byte slice by byte slice.
 #[derive(Debug)]
@@ -228,7 +230,12 @@ impl HeadScanner {
                 // An empty line before the request line, or a line ending in LF only.
                 _ => Line::Refused(HeadRefusal::BareLf),
             };
-            self.partial.clear();
+            // A long line once is no reason to hold its buffer for the connection's life.
+            if self.partial.capacity() > KEPT_LINE_BUFFER {
+                self.partial = Vec::new();
+            } else {
+                self.partial.clear();
+            }
             match verdict {
                 Line::More => {}
                 Line::Refused(refusal) => {

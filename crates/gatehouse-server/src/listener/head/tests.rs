@@ -125,6 +125,19 @@ fn the_http2_preface_turns_it_off_without_a_note() {
 }
 
 #[test]
+fn a_long_line_in_pieces_leaves_no_large_buffer_behind() {
+    let mut scanner = HeadScanner::new(Arc::default());
+    scanner.feed(b"GET / HTTP/1.1\r\nX-Long: ");
+    for _ in 0..40 {
+        scanner.feed(&[b'a'; 1000]);
+    }
+    assert!(scanner.partial.capacity() >= 40_000, "the pieces were kept");
+    scanner.feed(b"\r\nHost: a\r\n\r\n");
+    assert!(scanner.partial.capacity() <= KEPT_LINE_BUFFER);
+    assert!(scanner.is_on());
+}
+
+#[test]
 fn lengths_are_decimal_digits_within_u64() {
     assert_eq!(parse_length(b"0"), Ok(0));
     assert_eq!(parse_length(b"18446744073709551615"), Ok(u64::MAX));
