@@ -75,7 +75,7 @@ async fn proxy(listener: TcpListener, upstream: Uri, stop: oneshot::Receiver<()>
             move |req: Request<Incoming>| forward(forwarder.clone(), &upstream, req)
         }
     };
-    listener::serve_per_core(listener, "floor", None, make_service_for, stop).await;
+    listener::serve_per_core(listener, "floor", None, no_caps(), make_service_for, stop).await;
 }
 
 fn forward(
@@ -97,6 +97,11 @@ fn forward(
     }
 }
 
+/// The floor measures the stack, not the connection caps: none a load test can reach.
+fn no_caps() -> Arc<listener::ConnectionLimits> {
+    listener::ConnectionLimits::new(usize::MAX, usize::MAX, Default::default())
+}
+
 fn status(code: StatusCode) -> Response<Body> {
     let mut answer = Response::new(Body::empty());
     *answer.status_mut() = code;
@@ -116,7 +121,7 @@ async fn token(listener: TcpListener, stop: oneshot::Receiver<()>) -> anyhow::Re
             async move { Ok::<_, Infallible>(issue(&key, &issued, req).await) }
         }
     };
-    listener::serve(listener, "floor", None, service_for, stop).await;
+    listener::serve(listener, "floor", None, no_caps(), service_for, stop).await;
     Ok(())
 }
 

@@ -141,6 +141,11 @@ pub async fn start(
         .context("cannot build the HTTP client for issuers' keys")?;
     let gateway = Gateway::new(&settings, http);
 
+    let connections = crate::listener::ConnectionLimits::new(
+        settings.max_connections,
+        settings.max_connections_per_ip,
+        Arc::clone(&metrics),
+    );
     let mut boot = [0u8; 6];
     crate::entropy::OsEntropy.fill(&mut boot)?;
     let state = Arc::new(AppState {
@@ -159,6 +164,7 @@ pub async fn start(
         tls,
         certificates,
         clock: Arc::clone(&clock),
+        connections,
         metrics,
     });
     let admin_key = match bootstrapped {
@@ -183,6 +189,7 @@ pub async fn start(
         listener,
         "api",
         state.tls.clone(),
+        Arc::clone(&state.connections),
         service_for,
         stopped,
     ));

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub audit_write_failures: AtomicU64,
     /// Keys in the in-memory index.
     pub keys_loaded: AtomicU64,
+    /// Connections closed at accept: over the overall or per-address cap.
+    pub connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -78,6 +80,12 @@ impl Metrics {
                 "counter",
                 "Failed audit writes (retried).",
                 &self.audit_write_failures,
+            ),
+            (
+                "gatehouse_connections_refused_total",
+                "counter",
+                "Connections closed at accept, over a connection cap.",
+                &self.connections_refused,
             ),
             (
                 "gatehouse_keys_loaded",

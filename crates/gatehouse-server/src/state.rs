@@ -50,6 +50,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The caps on open connections, shared by both listeners.
+    pub connections: Arc<crate::listener::ConnectionLimits>,
     /// Source of request ids.
     pub request_ids: RequestIds,
 }

@@ -87,6 +87,9 @@ struct RawTokens {
 struct RawServer {
     listen: Option<String>,
     public_url: Option<String>,
+    max_connections: Option<u32>,
+    max_connections_per_ip: Option<u32>,
+    body_timeout_secs: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,6 +134,12 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The externally visible base URL, without a trailing slash (the OAuth issuer).
     pub public_url: String,
+    /// Connections open at once on both listeners together; more are closed at accept.
+    pub max_connections: usize,
+    /// Connections open at once from one client address, on both listeners together.
+    pub max_connections_per_ip: usize,
+    /// Time an API request may take to send its whole body, from the end of its head.
+    pub body_timeout: std::time::Duration,
     /// Directory for the SQLite database and the dev-mode master key.
     pub data_dir: PathBuf,
     /// The SQLite database file.
@@ -248,6 +257,24 @@ fn refresh_lifetimes(raw: &RawTokens) -> Result<Lifetimes, ConfigError> {
     })
 }
 
+/// `server.max_connections` (default 10000) and `server.max_connections_per_ip`
+/// (default 256, at most the overall cap): each at least 1.
+fn connection_caps(raw: &RawServer) -> Result<(usize, usize), ConfigError> {
+    let total = raw.max_connections.unwrap_or(10_000);
+    if total == 0 {
+        return Err(key_error("server.max_connections", "must be at least 1"));
+    }
+    let per_ip = raw.max_connections_per_ip.unwrap_or(256).min(total);
+    if per_ip == 0 {
+        return Err(key_error(
+            "server.max_connections_per_ip",
+            "must be at least 1",
+        ));
+    }
+    let size = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    Ok((size(total), size(per_ip)))
+}
+
 fn key_error(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Key {
         key: key.to_owned(),
@@ -330,6 +357,7 @@ impl Settings {
                 ));
             }
         }
+        let (max_connections, max_connections_per_ip) = connection_caps(&raw.server)?;
         let listen_text = raw
             .server
             .listen
@@ -368,6 +396,13 @@ impl Settings {
             None => format!("http://{listen}"),
         };
         let tls = tls::tls(raw.tls)?;
+        let body_timeout_secs = raw.server.body_timeout_secs.unwrap_or(30);
+        if !(1..=600).contains(&body_timeout_secs) {
+            return Err(key_error(
+                "server.body_timeout_secs",
+                "must be between 1 and 600",
+            ));
+        }
         let data_dir = raw
             .storage
             .data_dir
@@ -449,6 +484,9 @@ impl Settings {
             listen,
             metrics_auth,
             public_url,
+            max_connections,
+            max_connections_per_ip,
+            body_timeout: std::time::Duration::from_secs(u64::from(body_timeout_secs)),
             data_dir,
             database_path,
             default_key_prefix,
@@ -611,6 +649,36 @@ mod tests {
     fn unknown_environment_key_is_an_error() {
         let err = load_str("version = 1\n", &[("GATEHOUSE_SERVER__LISTN", "x")]).unwrap_err();
         assert!(err.to_string().starts_with("server.listn"), "{err}");
+    }
+
+    #[test]
+    fn connection_caps_and_the_body_deadline_default_and_are_checked() {
+        let settings = load_str("", &[]).unwrap();
+        assert_eq!(
+            (settings.max_connections, settings.max_connections_per_ip),
+            (10_000, 256)
+        );
+        assert_eq!(settings.body_timeout, std::time::Duration::from_secs(30));
+        let small = "[server]\nmax_connections = 10\nmax_connections_per_ip = 50\n";
+        let settings = load_str(small, &[]).unwrap();
+        assert_eq!(
+            (settings.max_connections, settings.max_connections_per_ip),
+            (10, 10),
+            "the per-address cap is at most the overall one"
+        );
+        for (text, key) in [
+            ("max_connections = 0", "server.max_connections"),
+            (
+                "max_connections_per_ip = 0",
+                "server.max_connections_per_ip",
+            ),
+            ("body_timeout_secs = 0", "server.body_timeout_secs"),
+            ("body_timeout_secs = 601", "server.body_timeout_secs"),
+            ("max_connections = -1", "server.max_connections"),
+        ] {
+            let err = load_str(&format!("[server]\n{text}\n"), &[]).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{text}: {err}");
+        }
     }
 
     #[test]

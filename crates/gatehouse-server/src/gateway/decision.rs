@@ -7,6 +7,7 @@ use super::Gateway;
 use crate::access_tokens::{CacheKey, Rejection};
 use crate::ca::Standing;
 use crate::config::RoutePolicy;
+use crate::http::credential::{self, CredentialError, Schemes};
 use crate::issuers::{ExternalRejection, unverified_issuer};
 use crate::state::AppState;
 use axum::http::{HeaderMap, HeaderName, header};
@@ -18,8 +19,8 @@ use gatehouse_core::rate_limit::BucketState;
 use gatehouse_core::scope::Scope;
 use std::sync::Arc;
 
-/// Header carrying an API key, as an alternative to `Authorization: Bearer` (the same
-/// header the API reads, `http::API_KEY_HEADER`).
+/// Header carrying an API key, as an alternative to `Authorization: Bearer` (the one
+/// credential reader's, `http::credential`).
 const API_KEY_HEADER: HeaderName = HeaderName::from_static(crate::http::API_KEY_HEADER);
 
 /// The headers a credential may arrive in: removed before forwarding unless the route
@@ -50,7 +51,7 @@ pub struct Allowed {
 pub enum Denied {
     /// No credential, or one in a form the route does not take.
     Missing,
-    /// Both `Authorization` and `X-API-Key`.
+    /// Both `Authorization` and `X-API-Key`, or either of them repeated.
     Ambiguous,
     /// An API key that is malformed or refused by the index.
     InvalidKey(&'static str),
@@ -164,34 +165,23 @@ async fn authenticate(
     }
 }
 
-/// The credential from `Authorization: Bearer` or `X-API-Key`, exactly one. A bearer
-/// value that parses as an API key is one; anything else there is a token.
+/// The credential from `Authorization: Bearer` or `X-API-Key`, exactly one, read by
+/// the one credential reader. A bearer value that parses as an API key is one; anything
+/// else there is a token.
 fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Denied> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| {
-            let v = v.to_str().map_err(|_| Denied::Missing)?;
-            match v.split_once(' ') {
-                Some((scheme, value)) if scheme.eq_ignore_ascii_case("bearer") => Ok(value.trim()),
-                // Basic, Digest…: not a credential the gateway takes.
-                _ => Err(Denied::Missing),
-            }
-        })
-        .transpose()?;
-    let api_key = headers
-        .get(API_KEY_HEADER)
-        .map(|v| v.to_str().map(str::trim))
-        .transpose()
-        .map_err(|_| Denied::InvalidKey("malformed"))?;
-    let parsed = |key: &str| ApiKey::parse(key).map_err(|_| Denied::InvalidKey("malformed"));
-    match (bearer, api_key) {
-        (Some(_), Some(_)) => Err(Denied::Ambiguous),
-        (None, Some(key)) => parsed(key).map(Presented::ApiKey),
-        (Some(value), None) => Ok(match ApiKey::parse(value) {
+    match credential::presented(headers, Schemes::Bearer) {
+        Ok(credential::Presented::ApiKey(key)) => ApiKey::parse(key)
+            .map(Presented::ApiKey)
+            .map_err(|_| Denied::InvalidKey("malformed")),
+        Ok(credential::Presented::Bearer(value)) => Ok(match ApiKey::parse(value) {
             Ok(key) => Presented::ApiKey(key),
             Err(_) => Presented::Token(value),
         }),
-        (None, None) => Err(Denied::Missing),
+        Err(CredentialError::Ambiguous) => Err(Denied::Ambiguous),
+        Err(CredentialError::Unreadable) => Err(Denied::InvalidKey("malformed")),
+        // Basic, Digest…: not a credential the gateway takes.
+        Ok(credential::Presented::Basic(_))
+        | Err(CredentialError::Missing | CredentialError::WrongScheme) => Err(Denied::Missing),
     }
 }
 

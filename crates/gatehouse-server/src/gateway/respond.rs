@@ -43,7 +43,8 @@ pub fn denied(denied: &Denied) -> Response {
         }
         Denied::Ambiguous => {
             invalid_token(&mut headers, "send one credential, not two");
-            "send one credential, not both Authorization and X-API-Key".into()
+            "send one credential in one header: not Authorization and X-API-Key, nor either twice"
+                .into()
         }
         Denied::InvalidKey(reason) => {
             invalid_token(&mut headers, "the API key is not valid");

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 /// connections: a pooled connection is driven by a task on the runtime that opened it,
 /// so sharing one pool would hand requests across threads.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: oneshot::Receiver<()>) {
-    let tls = state.tls.clone();
+    let (tls, connections) = (state.tls.clone(), Arc::clone(&state.connections));
     let make_service_for = move || {
         let forwarder = Forwarder::new(state.settings.gateway.forwarder.clone());
         let state = Arc::clone(&state);
@@ -27,5 +27,13 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: oneshot::R
             }
         }
     };
-    listener::serve_per_core(listener, "gateway", tls, make_service_for, stop).await;
+    listener::serve_per_core(
+        listener,
+        "gateway",
+        tls,
+        connections,
+        make_service_for,
+        stop,
+    )
+    .await;
 }

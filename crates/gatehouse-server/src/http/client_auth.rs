@@ -2,6 +2,7 @@
 //! answers (RFC 6749 §5.2): shared by token, introspection and revocation.
 
 use crate::authorization::Verdict;
+use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::state::AppState;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -183,19 +184,21 @@ fn authenticate_assertion(
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`, if present.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
+    let encoded = match credential::presented(headers, Schemes::Basic) {
+        Ok(Presented::Basic(encoded)) => encoded,
+        Err(CredentialError::Ambiguous) => return Err(credential::ambiguous_oauth()),
+        Err(CredentialError::WrongScheme) => {
+            return Err(OAuthError::InvalidClient(
+                "the token endpoint takes Basic client credentials".into(),
+            ));
+        }
+        // No Authorization (an X-API-Key alone is not client authentication).
+        Ok(Presented::Bearer(_) | Presented::ApiKey(_))
+        | Err(CredentialError::Missing | CredentialError::Unreadable) => return Ok(None),
     };
     let bad = || OAuthError::InvalidClient("malformed Basic credentials".into());
-    let value = value.to_str().map_err(|_| bad())?;
-    let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::InvalidClient(
-            "the token endpoint takes Basic client credentials".into(),
-        ));
-    }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(encoded)
         .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;

@@ -18,7 +18,8 @@ pub enum AuthFailure {
     Missing,
     /// A credential in a scheme other than Bearer / X-API-Key.
     WrongScheme,
-    /// Both `Authorization` and `X-API-Key`, so which one counts is unclear.
+    /// Both `Authorization` and `X-API-Key`, or either of them twice, so which one
+    /// counts is unclear.
     Ambiguous,
     /// Not a well-formed key.
     Malformed(ApiKeyError),
@@ -70,6 +71,8 @@ pub enum ApiError {
     },
     /// 413.
     PayloadTooLarge,
+    /// 408: the body did not arrive in time; the connection is closed.
+    BodyTimeout,
     /// 415.
     UnsupportedMediaType,
     /// 431.
@@ -139,6 +142,7 @@ impl ApiError {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -182,7 +186,7 @@ impl IntoResponse for ApiError {
                 }
                 AuthFailure::Ambiguous => {
                     invalid_token(&mut headers);
-                    "send the API key in one header, not both".into()
+                    "send the API key in one header, once".into()
                 }
                 AuthFailure::Malformed(e) => {
                     invalid_token(&mut headers);
@@ -207,6 +211,12 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed => "this endpoint does not take this method".into(),
             Self::BadRequest { detail, .. } | Self::Conflict { detail, .. } => detail,
             Self::PayloadTooLarge => "the request body is over 64 KiB".into(),
+            Self::BodyTimeout => {
+                // The rest of the body may still be on its way: the connection cannot
+                // carry another request.
+                insert(&mut headers, "connection", "close");
+                "the request body did not arrive in time".into()
+            }
             Self::UnsupportedMediaType => {
                 "send the body as `Content-Type: application/json`".into()
             }

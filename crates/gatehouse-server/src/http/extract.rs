@@ -4,13 +4,14 @@
 //! [`Caller`] is the only way a handler learns who called, and it can only be built
 //! from core's [`Authenticated`], which only core's verification makes.
 
+use super::credential::{self, CredentialError, Presented, Schemes};
 use super::error::{ApiError, AuthFailure};
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
+use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::{HeaderMap, StatusCode, request::Parts};
-use axum::{Json, http::header};
 use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use gatehouse_core::api_key::{ApiKey, KeyAccess};
 use gatehouse_core::audit::Outcome;
@@ -19,8 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-/// Header carrying an API key, as an alternative to `Authorization: Bearer`.
-pub const API_KEY_HEADER: &str = "x-api-key";
+pub use super::credential::API_KEY_HEADER;
 
 impl RequestContext {
     /// The context the request middleware attached (or one made up on the spot).
@@ -91,34 +91,20 @@ fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Authenticated, 
         .map_err(|d| (AuthFailure::Denied(d), lookup.access))
 }
 
-/// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them.
+/// The key from `Authorization: Bearer` or `X-API-Key`, exactly one of them, read by
+/// the one credential reader.
 fn presented_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
-    let bearer = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value.to_str().map_err(|_| AuthFailure::WrongScheme)?;
-            let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::WrongScheme)?;
-            if !scheme.eq_ignore_ascii_case("bearer") {
-                return Err(AuthFailure::WrongScheme);
-            }
-            Some(token.trim())
+    match credential::presented(headers, Schemes::Bearer) {
+        Ok(Presented::Bearer(key) | Presented::ApiKey(key)) => Ok(key),
+        // `Schemes::Bearer` never yields Basic; were it to, it is not a key.
+        Ok(Presented::Basic(_)) | Err(CredentialError::WrongScheme) => {
+            Err(AuthFailure::WrongScheme)
         }
-    };
-    let api_key = match headers.get(API_KEY_HEADER) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    AuthFailure::Malformed(gatehouse_core::api_key::ApiKeyError::BadAlphabet)
-                })?
-                .trim(),
-        ),
-    };
-    match (bearer, api_key) {
-        (Some(_), Some(_)) => Err(AuthFailure::Ambiguous),
-        (Some(k), None) | (None, Some(k)) => Ok(k),
-        (None, None) => Err(AuthFailure::Missing),
+        Err(CredentialError::Missing) => Err(AuthFailure::Missing),
+        Err(CredentialError::Ambiguous) => Err(AuthFailure::Ambiguous),
+        Err(CredentialError::Unreadable) => Err(AuthFailure::Malformed(
+            gatehouse_core::api_key::ApiKeyError::BadAlphabet,
+        )),
     }
 }
 

@@ -9,12 +9,13 @@
 
 use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
+use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::listener::Peer;
 use crate::refresh_tokens;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use gatehouse_core::api_key::ApiKey;
@@ -186,12 +187,11 @@ fn introspector(
     form: &TokenForm,
     cert: Option<&CertIdentity>,
 ) -> Result<Introspector, OAuthError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, key)| key.trim());
+    let bearer = match credential::presented(headers, Schemes::BearerOrBasic) {
+        Ok(Presented::Bearer(key)) => Some(key),
+        Err(CredentialError::Ambiguous) => return Err(credential::ambiguous_oauth()),
+        _ => None,
+    };
     let Some(key) = bearer else {
         // A public client proves nothing about itself, so it learns nothing here.
         return authenticate(state, headers, &form.credentials, cert).and_then(|client| {

@@ -8,6 +8,7 @@ mod ca;
 mod client_auth;
 mod clients;
 mod consents;
+pub(crate) mod credential;
 mod error;
 mod extract;
 mod forward_auth;
@@ -30,12 +31,16 @@ use crate::config::MetricsAuth;
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest JSON body accepted (SPEC §10).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -124,9 +129,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Wraps every request: refuses oversized headers, assigns the request id (echoed in
+/// Wraps every request: refuses oversized headers, reads the whole body (at most 64
+/// KiB, within `server.body_timeout_secs`), assigns the request id (echoed in
 /// `X-Gatehouse-Request-Id`), and counts the response.
-async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+async fn frame(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let header_bytes: usize = req
         .headers()
         .iter()
@@ -142,12 +148,66 @@ async fn frame(State(state): State<Arc<AppState>>, mut req: Request, next: Next)
     let mut response = if header_bytes > MAX_HEADERS {
         ApiError::HeadersTooLarge.into_response()
     } else {
-        req.extensions_mut().insert(ctx);
-        next.run(req).await
+        match whole_body(req, state.settings.body_timeout).await {
+            Ok(mut req) => {
+                req.extensions_mut().insert(ctx);
+                next.run(req).await
+            }
+            Err(error) => error.into_response(),
+        }
     };
     if let Some(id) = request_id {
         response.headers_mut().insert("x-gatehouse-request-id", id);
     }
     state.metrics.response(response.status().as_u16());
     response
+}
+
+/// The request with its body read whole: at most `MAX_BODY` bytes, all of it within
+/// `deadline` (else 408). Every API body is small, so reading it here bounds how long
+/// any request can hold a connection with a trickled body.
+///
+/// A body over the limit (known before reading a byte when `Content-Length` says so):
+/// a form is answered 413 here, as the form handlers cannot tell a body too large from
+/// a malformed one; any other body is passed on as one that fails with the length
+/// limit, so the JSON endpoints answer their own 413 and record it like any other
+/// refusal after authentication.
+async fn whole_body(req: Request, deadline: Duration) -> Result<Request, ApiError> {
+    let (parts, body) = req.into_parts();
+    if body.is_end_stream() {
+        return Ok(Request::from_parts(parts, body));
+    }
+    let too_large = |parts: axum::http::request::Parts| {
+        let form = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|t| {
+                t.as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
+        if form {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let over_limit = Limited::new(Full::new(Bytes::from_static(b" ")), 0);
+        Ok(Request::from_parts(
+            parts,
+            axum::body::Body::new(over_limit),
+        ))
+    };
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return too_large(parts);
+    }
+    let reading = Limited::new(body, MAX_BODY).collect();
+    match tokio::time::timeout(deadline, reading).await {
+        Ok(Ok(collected)) => Ok(Request::from_parts(
+            parts,
+            axum::body::Body::from(collected.to_bytes()),
+        )),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => too_large(parts),
+        Ok(Err(_)) => Err(ApiError::bad_request(
+            "unreadable_body",
+            "the request body could not be read",
+        )),
+        Err(_elapsed) => Err(ApiError::BodyTimeout),
+    }
 }

@@ -4,6 +4,7 @@
 //! `Authorization: Bearer` only — never in the query, where logs keep it. Errors are
 //! RFC 6750 §3: 401 `invalid_token`, 403 `insufficient_scope`, 400 `invalid_request`.
 
+use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::state::{AppState, RequestContext};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -83,21 +84,18 @@ async fn answer(state: &AppState, headers: &HeaderMap) -> Result<Answer, Refusal
     ))
 }
 
-/// The token of `Authorization: Bearer`, exactly one.
+/// The token of `Authorization: Bearer`, exactly one (the one credential reader's rule).
 fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(Refusal::Missing);
-    };
-    let (scheme, token) = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .ok_or(Refusal::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(Refusal::Malformed);
+    match credential::presented(headers, Schemes::Bearer) {
+        Ok(Presented::Bearer(token)) if !token.is_empty() => Ok(token),
+        Err(CredentialError::Ambiguous) => Err(Refusal::Ambiguous),
+        // An API key names no user.
+        Ok(Presented::ApiKey(_)) | Err(CredentialError::Missing) => Err(Refusal::Missing),
+        Ok(Presented::Bearer(_) | Presented::Basic(_))
+        | Err(CredentialError::WrongScheme | CredentialError::Unreadable) => {
+            Err(Refusal::Malformed)
+        }
     }
-    Ok(token.trim())
 }
 
 /// Why userinfo is refused.
@@ -105,6 +103,8 @@ fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
 enum Refusal {
     Missing,
     Malformed,
+    /// `Authorization` twice, or with `X-API-Key` (RFC 6750 §3.1: more than one method).
+    Ambiguous,
     InvalidToken,
     InsufficientScope,
     Unavailable,
@@ -115,6 +115,7 @@ impl Refusal {
         match self {
             Self::Missing => "no_token",
             Self::Malformed => "malformed_authorization",
+            Self::Ambiguous => "ambiguous_credential",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::Unavailable => "store_unavailable",
@@ -127,7 +128,7 @@ impl IntoResponse for Refusal {
         // RFC 6750 §3.1: no error code when no token was sent at all.
         let (status, challenge) = match self {
             Self::Missing => (StatusCode::UNAUTHORIZED, r#"Bearer realm="gatehouse""#),
-            Self::Malformed => (
+            Self::Malformed | Self::Ambiguous => (
                 StatusCode::BAD_REQUEST,
                 r#"Bearer realm="gatehouse", error="invalid_request""#,
             ),

@@ -1,15 +1,24 @@
 //! Serving HTTP/1.1 on a listener, for the API and the gateway alike: hyper directly,
-//! over plain TCP or TLS, with a bound on how long a client may take to finish its
-//! handshake and send its request head (slowloris), a bounded head buffer, and a
+//! over plain TCP or TLS, with caps on open connections overall and per client address
+//! (`limits.rs`), a bound on how long a client may take to finish its handshake and
+//! send its request head (slowloris), a bounded head buffer, request heads that RFC
+//! 9112 calls ambiguous answered 400 before any service sees them (`head.rs`), and a
 //! graceful drain on stop. The API's connections share the process's runtime
 //! (`serve`); the gateway's are spread over a worker thread per core
 //! (`serve_per_core`).
 
+mod head;
+mod limits;
+
+pub use limits::{ConnectionLimits, Permit};
+
+use crate::metrics::Metrics;
 use crate::tls::Tls;
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use gatehouse_core::mtls::CertIdentity;
 use gatehouse_proxy::hygiene;
+use head::{HeadLog, HeadRefusal, Inspected, Noted};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -50,13 +59,14 @@ impl Peer {
     }
 }
 
-/// Serves connections accepted on `listener` — through `tls` when given — with the
-/// service `service_for` makes for each peer, until `stop` fires; then lets requests
-/// in flight finish (up to 30 s).
+/// Serves connections accepted on `listener` — within `connections`' caps, through
+/// `tls` when given — with the service `service_for` makes for each peer, until `stop`
+/// fires; then lets requests in flight finish (up to 30 s).
 pub async fn serve<F, S, Fut>(
     listener: TcpListener,
     name: &'static str,
     tls: Option<Arc<Tls>>,
+    connections: Arc<ConnectionLimits>,
     service_for: F,
     stop: oneshot::Receiver<()>,
 ) where
@@ -64,13 +74,19 @@ pub async fn serve<F, S, Fut>(
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let connections = Connections::new(name, tls, service_for);
-    accept_until(&listener, name, stop, |stream, peer| {
-        connections.spawn(stream, peer);
-    })
+    let served = Connections::new(name, tls, Arc::clone(connections.metrics()), service_for);
+    accept_until(
+        &listener,
+        name,
+        &connections,
+        stop,
+        |stream, peer, permit| {
+            served.spawn(stream, peer, permit);
+        },
+    )
     .await;
     drop(listener);
-    connections.drain().await;
+    served.drain().await;
 }
 
 /// Like `serve`, but on workers: one thread per core, each with a single-threaded
@@ -85,6 +101,7 @@ pub async fn serve_per_core<M, F, S, Fut>(
     listener: TcpListener,
     name: &'static str,
     tls: Option<Arc<Tls>>,
+    connections: Arc<ConnectionLimits>,
     make_service_for: M,
     stop: oneshot::Receiver<()>,
 ) where
@@ -97,20 +114,25 @@ pub async fn serve_per_core<M, F, S, Fut>(
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let workers: Vec<Worker> = (0..cores)
         .filter_map(|index| {
-            Worker::start(name, index, tls.clone(), Arc::clone(&make_service_for))
-                .inspect_err(
-                    |e| tracing::error!(listener = name, error = %e, "cannot start a worker"),
-                )
-                .ok()
+            let metrics = Arc::clone(connections.metrics());
+            Worker::start(
+                name,
+                index,
+                tls.clone(),
+                metrics,
+                Arc::clone(&make_service_for),
+            )
+            .inspect_err(|e| tracing::error!(listener = name, error = %e, "cannot start a worker"))
+            .ok()
         })
         .collect();
     if workers.is_empty() {
-        return serve(listener, name, tls, make_service_for(), stop).await;
+        return serve(listener, name, tls, connections, make_service_for(), stop).await;
     }
     let mut turn = 0;
-    accept_until(&listener, name, stop, |stream, peer| {
+    accept_until(&listener, name, &connections, stop, |stream, peer, permit| {
         let handed = match stream.into_std() {
-            Ok(stream) => hand_out(&workers, &mut turn, (stream, peer)),
+            Ok(stream) => hand_out(&workers, &mut turn, (stream, peer, permit)),
             Err(e) => Err(e.to_string()),
         };
         if let Err(e) = handed {
@@ -133,8 +155,8 @@ pub async fn serve_per_core<M, F, S, Fut>(
 }
 
 /// A connection accepted but not yet served: the socket, out of the acceptor's
-/// runtime, and the client's address.
-type Handed = (std::net::TcpStream, SocketAddr);
+/// runtime, the client's address, and its place under the connection caps.
+type Handed = (std::net::TcpStream, SocketAddr, Permit);
 /// Connections a worker may have queued before the acceptor turns to the next.
 const WORKER_QUEUE: usize = 1024;
 
@@ -167,6 +189,7 @@ impl Worker {
         name: &'static str,
         index: usize,
         tls: Option<Arc<Tls>>,
+        metrics: Arc<Metrics>,
         make_service_for: Arc<M>,
     ) -> std::io::Result<Self>
     where
@@ -184,10 +207,10 @@ impl Worker {
             .name(format!("{name}-{index}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let connections = Connections::new(name, tls, make_service_for());
-                    while let Some((stream, peer)) = handed.recv().await {
+                    let connections = Connections::new(name, tls, metrics, make_service_for());
+                    while let Some((stream, peer, permit)) = handed.recv().await {
                         match TcpStream::from_std(stream) {
-                            Ok(stream) => connections.spawn(stream, peer),
+                            Ok(stream) => connections.spawn(stream, peer, permit),
                             Err(e) => tracing::warn!(listener = name, error = %e, "cannot take a connection"),
                         }
                     }
@@ -200,12 +223,14 @@ impl Worker {
 }
 
 /// Accepts on `listener` until `stop` fires (or its sender is gone), giving each
-/// connection to `accepted` with TCP_NODELAY set.
+/// connection within `connections`' caps to `accepted` with TCP_NODELAY set; one over
+/// a cap is closed at once (and counted).
 async fn accept_until(
     listener: &TcpListener,
     name: &'static str,
+    connections: &Arc<ConnectionLimits>,
     mut stop: oneshot::Receiver<()>,
-    mut accepted: impl FnMut(TcpStream, SocketAddr),
+    mut accepted: impl FnMut(TcpStream, SocketAddr, Permit),
 ) {
     loop {
         let (stream, peer) = tokio::select! {
@@ -220,8 +245,12 @@ async fn accept_until(
             },
             _ = &mut stop => return,
         };
+        let Some(permit) = connections.admit(peer.ip()) else {
+            tracing::debug!(listener = name, %peer, "connection refused: over a connection cap");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        accepted(stream, peer);
+        accepted(stream, peer, permit);
     }
 }
 
@@ -231,6 +260,8 @@ struct Connections<F> {
     builder: http1::Builder,
     graceful: GracefulShutdown,
     tls: Option<Arc<Tls>>,
+    /// Counts the answers given here in place of the service.
+    metrics: Arc<Metrics>,
     service_for: Arc<F>,
 }
 
@@ -240,7 +271,12 @@ where
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    fn new(name: &'static str, tls: Option<Arc<Tls>>, service_for: F) -> Self {
+    fn new(
+        name: &'static str,
+        tls: Option<Arc<Tls>>,
+        metrics: Arc<Metrics>,
+        service_for: F,
+    ) -> Self {
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -252,32 +288,37 @@ where
             builder,
             graceful: GracefulShutdown::new(),
             tls,
+            metrics,
             service_for: Arc::new(service_for),
         }
     }
 
-    /// Serves `stream`, from `peer`, in a task on the current runtime.
-    fn spawn(&self, stream: TcpStream, peer: SocketAddr) {
+    /// Serves `stream`, from `peer`, in a task on the current runtime; `permit` is
+    /// held until the connection ends.
+    fn spawn(&self, stream: TcpStream, peer: SocketAddr, permit: Permit) {
         let (builder, watcher) = (self.builder.clone(), self.graceful.watcher());
         let (tls, service_for, name) = (self.tls.clone(), Arc::clone(&self.service_for), self.name);
+        let metrics = Arc::clone(&self.metrics);
         // The handshake runs in the connection's task, so a slow one holds up no other.
         tokio::spawn(async move {
             let result = match tls {
                 None => {
                     let peer = Peer::new(peer, None);
-                    connection(&builder, watcher, stream, service_for(peer)).await
+                    connection(&builder, watcher, stream, metrics, service_for(peer)).await
                 }
                 Some(tls) => {
                     let Some(accepted) = tls.accept(stream, peer).await else {
                         return;
                     };
                     let peer = Peer::new(peer, accepted.client_cert);
-                    connection(&builder, watcher, accepted.stream, service_for(peer)).await
+                    let io = accepted.stream;
+                    connection(&builder, watcher, io, metrics, service_for(peer)).await
                 }
             };
             if let Err(e) = result {
                 tracing::debug!(listener = name, error = %e, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 
@@ -295,11 +336,16 @@ where
     }
 }
 
-/// Serves one connection over `io`, watched for the graceful drain.
+/// Serves one connection over `io`, watched for the graceful drain. Its reads pass
+/// through the head scanner; a request whose head it refused is answered 400 (and the
+/// connection closed) in place of `service`, and an upgrade request that does not
+/// switch protocols closes the connection after its answer (the scanner no longer
+/// follows it).
 async fn connection<I, S, Fut>(
     builder: &http1::Builder,
     watcher: Watcher,
     io: I,
+    metrics: Arc<Metrics>,
     service: S,
 ) -> Result<(), hyper::Error>
 where
@@ -307,10 +353,53 @@ where
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let service = hyper::service::service_fn(service);
+    let log = Arc::new(HeadLog::default());
+    let io = Inspected::new(io, Arc::clone(&log));
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let noted = log.next_request();
+        // The refusal is made here, so the common path touches nothing shared (the
+        // metrics are counted across every worker thread).
+        let answer = match noted {
+            Some(Noted::Refused(refusal)) => {
+                metrics.response(StatusCode::BAD_REQUEST.as_u16());
+                Err(refused(refusal))
+            }
+            Some(Noted::Upgrade) | None => Ok(service(req)),
+        };
+        async move {
+            let mut response = match answer {
+                Ok(answer) => answer.await?,
+                Err(refused) => return Ok::<_, Infallible>(refused),
+            };
+            let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+            if noted == Some(Noted::Upgrade) && !switched {
+                close(&mut response);
+            }
+            Ok(response)
+        }
+    });
     watcher
         .watch(builder.serve_connection(TokioIo::new(io), service))
         .await
+}
+
+/// The answer to a request whose head was refused: a problem, and the connection
+/// closed after it — what follows an ambiguous head cannot be trusted to be a request.
+fn refused(refusal: HeadRefusal) -> Response<Body> {
+    let mut response = crate::http::problem(
+        StatusCode::BAD_REQUEST,
+        refusal.code(),
+        refusal.detail().into(),
+        HeaderMap::new(),
+    );
+    close(&mut response);
+    response
+}
+
+fn close(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 #[cfg(test)]

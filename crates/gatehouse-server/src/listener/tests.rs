@@ -32,10 +32,12 @@ async fn start() -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel();
     let make_service_for = || |_: Peer| thread_name;
+    let connections = ConnectionLimits::new(100, 100, Default::default());
     let serving = tokio::spawn(serve_per_core(
         listener,
         "test",
         None,
+        connections,
         make_service_for,
         stopped,
     ));
@@ -80,15 +82,18 @@ async fn dropping_the_stop_sender_stops_it_too() {
 }
 
 /// A connected socket pair's server side, to hand out.
-fn connection(listener: &std::net::TcpListener) -> Handed {
+fn connection(listener: &std::net::TcpListener, limits: &Arc<ConnectionLimits>) -> Handed {
     let addr = listener.local_addr().unwrap();
     let _client = std::net::TcpStream::connect(addr).unwrap();
-    listener.accept().unwrap()
+    let (stream, peer) = listener.accept().unwrap();
+    let permit = limits.admit(peer.ip()).unwrap();
+    (stream, peer, permit)
 }
 
 #[test]
 fn a_full_or_finished_worker_is_passed_over_and_none_left_is_an_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let limits = ConnectionLimits::new(100, 100, Default::default());
     let worker = |room| {
         let (queue, handed) = mpsc::channel(room);
         let (_done, finished) = oneshot::channel();
@@ -99,18 +104,18 @@ fn a_full_or_finished_worker_is_passed_over_and_none_left_is_an_error() {
     let workers = [first, second];
     let mut turn = 0;
 
-    hand_out(&workers, &mut turn, connection(&listener)).unwrap();
-    hand_out(&workers, &mut turn, connection(&listener)).unwrap();
+    hand_out(&workers, &mut turn, connection(&listener, &limits)).unwrap();
+    hand_out(&workers, &mut turn, connection(&listener, &limits)).unwrap();
     assert_eq!((first_handed.len(), second_handed.len()), (1, 1), "in turn");
 
     // Both full: nobody takes the third.
-    assert!(hand_out(&workers, &mut turn, connection(&listener)).is_err());
+    assert!(hand_out(&workers, &mut turn, connection(&listener, &limits)).is_err());
 
     // The second is gone, the first has room again: on the second's turn, the first
     // takes it.
     drop(second_handed);
     first_handed.try_recv().unwrap();
     turn = 1;
-    hand_out(&workers, &mut turn, connection(&listener)).unwrap();
+    hand_out(&workers, &mut turn, connection(&listener, &limits)).unwrap();
     assert_eq!(first_handed.len(), 1);
 }
