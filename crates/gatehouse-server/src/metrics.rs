@@ -27,6 +27,8 @@ pub struct Metrics {
     pub audit_write_failures: AtomicU64,
     /// Keys in the in-memory index.
     pub keys_loaded: AtomicU64,
+    /// Signs of tampering with the audit trail found by the check at start (0: none).
+    pub audit_tamper_detected: AtomicU64,
 }
 
 impl Metrics {
@@ -78,6 +80,12 @@ impl Metrics {
                 "counter",
                 "Failed audit writes (retried).",
                 &self.audit_write_failures,
+            ),
+            (
+                "gatehouse_audit_tamper_detected",
+                "gauge",
+                "Signs of audit trail tampering found at start; anything but 0 needs investigating.",
+                &self.audit_tamper_detected,
             ),
             (
                 "gatehouse_keys_loaded",

@@ -84,6 +84,7 @@ struct RawKeys {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     retention_days: Option<u32>,
+    witness_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,6 +118,9 @@ pub struct Settings {
     pub default_key_prefix: gatehouse_core::api_key::Prefix,
     /// Audit events older than this many days are deleted; 0 keeps them forever.
     pub audit_retention_days: u32,
+    /// Where checkpoints of the audit trail's head are appended (`audit.witness_file`,
+    /// default `<data dir>/audit-witness.log`).
+    pub audit_witness_file: PathBuf,
     /// `tracing` filter directive, such as `info`.
     pub log_level: String,
     /// Log output format.
@@ -391,6 +395,10 @@ impl Settings {
             ));
         }
         let refresh = refresh_lifetimes(&raw.tokens)?;
+        let audit_witness_file = raw
+            .audit
+            .witness_file
+            .unwrap_or_else(|| data_dir.join("audit-witness.log"));
         Ok(Self {
             gateway: gateway::gateway(raw.gateway, tls.as_ref())?,
             tls,
@@ -412,6 +420,7 @@ impl Settings {
             database_path,
             default_key_prefix,
             audit_retention_days: raw.audit.retention_days.unwrap_or(0),
+            audit_witness_file,
             log_level: raw.log.level.unwrap_or_else(|| String::from("info")),
             log_format,
         })

@@ -1,0 +1,241 @@
+//! Whether the stored audit trail is the one this server wrote.
+//!
+//! Checked at every start, before the writer continues the chain, and on demand by
+//! `GET /admin/v1/audit/verify` (`gatehouse audit verify`):
+//!
+//! - the whole chain, events before the keyed boundary by plain SHA-256 and events from
+//!   it on by their MAC under the chain key — an edit recomputed with SHA-256 fails;
+//! - the store against the witness's last checkpoint — a trail cut short, emptied or
+//!   rolled back to an older copy is behind it, or holds another event at its place;
+//! - the boundary against the witness — moving it would pass keyed events off as
+//!   unkeyed ones.
+//!
+//! The check reads the whole trail a page at a time: its cost grows with the trail
+//! (a few seconds a million events), bounded by retention.
+
+use crate::audit_log;
+use crate::audit_witness;
+use gatehouse_core::audit::checkpoint::{Checkpoint, StoredTrail, Tamper, compare};
+use gatehouse_core::audit::{AuditEvent, ChainBreak, ChainHash, Links, MacKey, verify_chain};
+use gatehouse_store::{AuditQuery, Order, Store, StoreError};
+use std::path::PathBuf;
+
+/// The meta setting holding the first event of the keyed chain.
+pub const KEYED_FROM: &str = "audit_keyed_from";
+/// The action of the event recording a detection.
+pub const TAMPER_DETECTED: &str = "audit.tamper_detected";
+const PAGE: u32 = 1_000;
+
+/// The keys and the witness a check uses.
+#[derive(Debug, Clone)]
+pub struct TrailKeys {
+    /// The keyed chain's key.
+    pub chain: MacKey,
+    /// The checkpoints' key.
+    pub checkpoint: MacKey,
+    /// The witness file.
+    pub witness_file: PathBuf,
+}
+
+/// What a check found.
+#[derive(Debug, Clone)]
+pub struct TrailCheck {
+    /// The oldest event the trail must hold (the retention watermark).
+    pub first_seq: u64,
+    /// The newest stored event; 0 if none.
+    pub head_seq: u64,
+    /// The first keyed event.
+    pub keyed_from: u64,
+    /// Events whose links were checked.
+    pub checked: u64,
+    /// The last checkpoint witnessed, if any.
+    pub witnessed: Option<Checkpoint>,
+    /// Everything that shows tampering; empty when the trail is intact.
+    pub problems: Vec<Tamper>,
+}
+
+/// The keyed boundary as recorded in the store.
+pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, StoreError> {
+    match store.meta(KEYED_FROM).await? {
+        None => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("{KEYED_FROM} is not a sequence number"))),
+    }
+}
+
+/// The check at start. Records the keyed boundary where there is none yet: right after
+/// the stored head (1 for a new store), so every event written before this version stays
+/// plain SHA-256 and every later one is keyed — unless the witness names a boundary,
+/// which then wins (its removal from the store is reported).
+pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
+    let witnessed = audit_witness::read(&keys.witness_file, &keys.checkpoint)
+        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
+    if recorded_keyed_from(store).await?.is_none() {
+        let boundary = match witnessed.last {
+            Some(checkpoint) => checkpoint.keyed_from,
+            None => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
+        };
+        let mut check = check(store, keys, boundary, None).await?;
+        if let Some(checkpoint) = witnessed.last {
+            check.problems.insert(
+                0,
+                Tamper::BoundaryMoved {
+                    stored: None,
+                    witnessed: checkpoint.keyed_from,
+                },
+            );
+        }
+        store.set_meta(KEYED_FROM, &boundary.to_string()).await?;
+        return Ok(check);
+    }
+    check_now(store, keys).await
+}
+
+/// The check as `GET /admin/v1/audit/verify` runs it.
+pub async fn check_now(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
+    let recorded = recorded_keyed_from(store).await?;
+    let boundary = recorded.unwrap_or(u64::MAX);
+    check(store, keys, boundary, recorded).await
+}
+
+async fn check(
+    store: &dyn Store,
+    keys: &TrailKeys,
+    keyed_from: u64,
+    recorded_keyed_from: Option<u64>,
+) -> anyhow::Result<TrailCheck> {
+    // The witness first: a checkpoint written while the store is read names an event
+    // already committed, never one past what the store is then found to hold.
+    let witness = audit_witness::read(&keys.witness_file, &keys.checkpoint)
+        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
+    let first_seq = audit_log::first_seq(store).await?;
+    let mut problems = Vec::new();
+    if witness.invalid_lines > 0 {
+        problems.push(Tamper::WitnessInvalid {
+            lines: witness.invalid_lines,
+        });
+    }
+    let links = Links::keyed(keyed_from, &keys.chain);
+    let walked = walk_chain(store, first_seq, &links).await?;
+    if let Err(broken) = walked.result {
+        problems.push(Tamper::ChainBroken(broken));
+    }
+    if let Some(checkpoint) = witness.last {
+        let stored = StoredTrail {
+            head_seq: walked.head_seq,
+            hash_at_witnessed: hash_at(store, checkpoint.seq).await?,
+            witnessed_pruned: checkpoint.seq < first_seq,
+            keyed_from: recorded_keyed_from.or(Some(keyed_from)),
+        };
+        if let Err(tamper) = compare(&checkpoint, &stored) {
+            problems.push(tamper);
+        }
+    }
+    Ok(TrailCheck {
+        first_seq,
+        head_seq: walked.head_seq,
+        keyed_from,
+        checked: walked.checked,
+        witnessed: witness.last,
+        problems,
+    })
+}
+
+struct Walked {
+    checked: u64,
+    head_seq: u64,
+    result: Result<(), ChainBreak>,
+}
+
+/// Verifies the stored trail from `first_seq`, a page at a time.
+async fn walk_chain(
+    store: &dyn Store,
+    first_seq: u64,
+    links: &Links<'_>,
+) -> Result<Walked, StoreError> {
+    let mut checked = 0;
+    let mut last: Option<(u64, ChainHash)> = None;
+    let mut result = Ok(());
+    loop {
+        let page = store
+            .query_audit(&AuditQuery {
+                after_seq: last.map(|(seq, _)| seq),
+                order: Order::Ascending,
+                limit: PAGE,
+                ..AuditQuery::default()
+            })
+            .await?;
+        if result.is_ok() {
+            result = verify_page(&page, first_seq, last, links).map(|n| checked += n);
+        }
+        match page.last() {
+            Some(event) => last = Some((event.seq, event.hash)),
+            None => break,
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(Walked {
+        checked,
+        head_seq: last.map_or(0, |(seq, _)| seq),
+        result,
+    })
+}
+
+/// One page, continuing after `previous` (the last event of the page before).
+fn verify_page(
+    page: &[AuditEvent],
+    first_seq: u64,
+    previous: Option<(u64, ChainHash)>,
+    links: &Links<'_>,
+) -> Result<u64, ChainBreak> {
+    let Some(first) = page.first() else {
+        return Ok(0);
+    };
+    let expected_first = match previous {
+        None => first_seq,
+        Some((seq, hash)) => {
+            if first.seq == seq + 1 && first.prev_hash != hash {
+                return Err(ChainBreak::Unlinked { seq: first.seq });
+            }
+            if first.seq != seq + 1 {
+                return Err(ChainBreak::Gap {
+                    seq: first.seq,
+                    expected: seq + 1,
+                });
+            }
+            first.seq
+        }
+    };
+    verify_chain(page, expected_first, links)
+}
+
+async fn hash_at(store: &dyn Store, seq: u64) -> Result<Option<ChainHash>, StoreError> {
+    if seq == 0 {
+        return Ok(None);
+    }
+    let found = store
+        .query_audit(&AuditQuery {
+            after_seq: Some(seq - 1),
+            order: Order::Ascending,
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await?;
+    Ok(found.first().filter(|e| e.seq == seq).map(|e| e.hash))
+}
+
+/// Past detections recorded in the trail: each `audit.tamper_detected` event.
+pub async fn recorded_detections(store: &dyn Store) -> Result<Vec<AuditEvent>, StoreError> {
+    store
+        .query_audit(&AuditQuery {
+            action: Some(TAMPER_DETECTED.to_owned()),
+            order: Order::Ascending,
+            limit: PAGE,
+            ..AuditQuery::default()
+        })
+        .await
+}

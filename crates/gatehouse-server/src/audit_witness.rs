@@ -1,0 +1,126 @@
+//! The witness file: checkpoints of the audit trail's head, kept outside the store.
+//!
+//! Every second in which the trail's committed head moved, and once more at shutdown,
+//! a checkpoint (core's `audit::checkpoint`) is appended to `[audit] witness_file`,
+//! opened with `O_APPEND`, created with mode 0600, and fsynced per checkpoint: a
+//! checkpoint is never ahead of what the store committed, so a store behind the
+//! witness was tampered with or rolled back. Writing happens on the blocking pool once
+//! a second, never on a request's path.
+//!
+//! The default file sits in the data directory, which protects only against someone
+//! who edits the database alone (or restores an old copy of the database file). Against
+//! someone who can write the whole data directory, put the witness where they cannot:
+//! another disk or machine, an append-only file (`chattr +a`), a log shipper.
+
+use crate::audit_log::Head;
+use crate::clock::Clock;
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::checkpoint::{Checkpoint, Witnessed, read_witness};
+use gatehouse_core::audit::{ChainHash, MacKey};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often the head is checkpointed while it moves.
+pub const EVERY: Duration = Duration::from_secs(1);
+
+/// The open witness file and the key its checkpoints are MAC'd under.
+#[derive(Debug)]
+pub struct Witness {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+    key: MacKey,
+    keyed_from: u64,
+    /// The last head written, so an idle trail adds no lines.
+    last: Mutex<Option<Head>>,
+}
+
+impl Witness {
+    /// Opens (creating, mode 0600) the witness at `path` for appending checkpoints of
+    /// a trail whose keyed chain starts at `keyed_from`.
+    pub fn open(path: &Path, key: MacKey, keyed_from: u64) -> std::io::Result<Self> {
+        let mut options = std::fs::OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path)?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+            key,
+            keyed_from,
+            last: Mutex::new(None),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends a checkpoint of `head` taken at `now`, unless it is the head last
+    /// written; fsyncs before returning.
+    pub fn write(&self, head: Head, now: UnixTime) -> std::io::Result<()> {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if *last == Some(head) {
+            return Ok(());
+        }
+        let (seq, hash) = head.unwrap_or((0, ChainHash::GENESIS));
+        let checkpoint = Checkpoint {
+            seq,
+            hash,
+            keyed_from: self.keyed_from,
+            time: now,
+        };
+        let line = checkpoint.to_line(&self.key);
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        file.write_all(line.as_bytes())?;
+        file.sync_data()?;
+        *last = Some(head);
+        Ok(())
+    }
+}
+
+/// Reads the witness at `path`: nothing witnessed if the file does not exist.
+pub fn read(path: &Path, key: &MacKey) -> std::io::Result<Witnessed> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(read_witness(&text, key)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Witnessed::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checkpoints the committed head every [`EVERY`] while it moves.
+pub fn spawn(
+    witness: Arc<Witness>,
+    mut committed: watch::Receiver<Head>,
+    clock: Arc<dyn Clock>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            if !committed.has_changed().unwrap_or(false) {
+                continue;
+            }
+            let head = *committed.borrow_and_update();
+            let witness = Arc::clone(&witness);
+            let now = clock.now();
+            let written = tokio::task::spawn_blocking(move || witness.write(head, now));
+            match written.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit witness file"),
+                Err(e) => tracing::error!(error = %e, "audit witness task failed"),
+            }
+        }
+    })
+}
