@@ -94,25 +94,16 @@ async fn verify(client: &Client) -> anyhow::Result<ExitCode> {
             Some(_) => {}
         }
     }
-    for segment in &server.segments {
-        println!(
-            "seq {}..{}: {}",
-            segment.from_seq, segment.to_seq, segment.guarantee
-        );
-    }
-    match &server.witnessed {
-        Some(c) => println!("witness: last checkpoint at seq {} ({})", c.seq, c.hash),
-        None => println!("witness: no checkpoint yet"),
-    }
+    // The details on stdout, the one-line reason (on failure) on stderr.
     for p in &server.recorded {
         let at = p.seq.map(|s| format!(" (event {s})")).unwrap_or_default();
         println!(
-            "tampering detected at an earlier start{at}: {} {}",
+            "tampering detected at an earlier start{at}: {}: {}",
             p.code, p.detail
         );
     }
     for p in &server.problems {
-        println!("tampering detected: {} {}", p.code, p.detail);
+        println!("tampering detected: {}: {}", p.code, p.detail);
     }
     if !server.ok {
         let first = server.problems.first().or(server.recorded.first());
@@ -128,6 +119,19 @@ async fn verify(client: &Client) -> anyhow::Result<ExitCode> {
         "audit chain ok: {checked} events;{}",
         end.unwrap_or_default()
     );
+    for segment in &server.segments {
+        println!(
+            "seq {}..{}: {}",
+            segment.from_seq, segment.to_seq, segment.guarantee
+        );
+    }
+    match &server.witnessed {
+        Some(c) => println!(
+            "witness: last checkpoint at seq {}; the trail reaches it",
+            c.seq
+        ),
+        None => println!("witness: no checkpoint yet"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
