@@ -65,32 +65,27 @@ pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, Store
     }
 }
 
-/// The check at start. Records the keyed boundary where there is none yet: right after
-/// the stored head (1 for a new store), so every event written before this version stays
-/// plain SHA-256 and every later one is keyed — unless the witness names a boundary,
-/// which then wins (its removal from the store is reported).
+/// The check at start; also settles the keyed boundary. The witness's boundary wins
+/// when there is one: it is MAC'd, the store's is not, so a boundary moved or removed
+/// in the store is reported and put back (and the events it tried to pass off as
+/// unkeyed are checked as keyed). Without a witness and without a recorded boundary —
+/// a trail written by a version before the keyed chain, or a new store — the boundary
+/// is the event after the stored head (1 for a new store): every event written before
+/// stays plain SHA-256, every later one is keyed.
 pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
     let witnessed = audit_witness::read(&keys.witness_file, &keys.checkpoint)
         .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
-    if recorded_keyed_from(store).await?.is_none() {
-        let boundary = match witnessed.last {
-            Some(checkpoint) => checkpoint.keyed_from,
-            None => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
-        };
-        let mut check = check(store, keys, boundary, None).await?;
-        if let Some(checkpoint) = witnessed.last {
-            check.problems.insert(
-                0,
-                Tamper::BoundaryMoved {
-                    stored: None,
-                    witnessed: checkpoint.keyed_from,
-                },
-            );
-        }
+    let recorded = recorded_keyed_from(store).await?;
+    let boundary = match (witnessed.last, recorded) {
+        (Some(checkpoint), _) => checkpoint.keyed_from,
+        (None, Some(recorded)) => recorded,
+        (None, None) => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
+    };
+    let check = check(store, keys, boundary, recorded).await?;
+    if recorded != Some(boundary) {
         store.set_meta(KEYED_FROM, &boundary.to_string()).await?;
-        return Ok(check);
     }
-    check_now(store, keys).await
+    Ok(check)
 }
 
 /// The check as `GET /admin/v1/audit/verify` runs it.
@@ -127,7 +122,7 @@ async fn check(
             head_seq: walked.head_seq,
             hash_at_witnessed: hash_at(store, checkpoint.seq).await?,
             witnessed_pruned: checkpoint.seq < first_seq,
-            keyed_from: recorded_keyed_from.or(Some(keyed_from)),
+            keyed_from: recorded_keyed_from,
         };
         if let Err(tamper) = compare(&checkpoint, &stored) {
             problems.push(tamper);

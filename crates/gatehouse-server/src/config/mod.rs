@@ -511,6 +511,23 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_witness_defaults_to_the_data_dir_and_can_be_moved() {
+        let s = load_str("", &[]).unwrap();
+        assert_eq!(
+            s.audit_witness_file,
+            PathBuf::from("gatehouse-data/audit-witness.log")
+        );
+        let s = load_str(
+            "version = 1\n[audit]\nwitness_file = \"/var/log/w.log\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.audit_witness_file, PathBuf::from("/var/log/w.log"));
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_FILE", "/elsewhere/w.log")]).unwrap();
+        assert_eq!(s.audit_witness_file, PathBuf::from("/elsewhere/w.log"));
+    }
+
+    #[test]
     fn unknown_key_is_an_error_naming_it() {
         let err = load_str("version = 1\n[server]\nlisten_addr = \"x\"\n", &[]).unwrap_err();
         assert!(err.to_string().starts_with("server.listen_addr"), "{err}");
