@@ -10,8 +10,8 @@
 //! - the boundary against the witness — moving it would pass keyed events off as
 //!   unkeyed ones.
 //!
-//! The check reads the whole trail a page at a time: its cost grows with the trail
-//! (a few seconds a million events), bounded by retention.
+//! The check reads the whole trail a page at a time: its cost grows linearly with the
+//! trail (bounded by retention), and memory holds one page.
 
 use crate::audit_log;
 use crate::audit_witness;
