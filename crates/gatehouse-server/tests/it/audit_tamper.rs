@@ -334,3 +334,45 @@ async fn verifying_needs_the_audit_scope() {
         .await
         .problem(403, "insufficient_scope");
 }
+
+/// The seq of the witness's last valid checkpoint, read as the server would.
+fn witnessed_seq(app: &TestApp) -> Option<u64> {
+    let key = gatehouse_server::audit_log::checkpoint_key(&crate::support::master_key());
+    let text = std::fs::read_to_string(witness(app)).ok()?;
+    gatehouse_core::audit::checkpoint::read_witness(&text, &key)
+        .last
+        .map(|c| c.seq)
+}
+
+#[tokio::test]
+async fn checkpoints_follow_the_head_while_events_flow_and_a_cut_is_found_at_once() {
+    let app = spawn_app().await;
+    for i in 0..3 {
+        app.create_key(&format!("k{i}"), &[]).await;
+    }
+    let head: gatehouse_api::audit::AuditHead =
+        app.get("/admin/v1/audit/head").await.expect(200).json();
+    // The checkpoint task runs every second on the real clock: the file is the signal.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while witnessed_seq(&app).is_none_or(|seq| seq < head.head_seq) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint reached {} within 10 s",
+            head.head_seq
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let url = format!("sqlite://{}", database(&app).display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE seq > 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let report = verification(&app).await;
+    assert!(!report.ok);
+    assert!(
+        report.problems.iter().any(|p| p.code == "BEHIND_WITNESS"),
+        "{report:?}"
+    );
+}
