@@ -140,7 +140,8 @@ pub async fn start(
                 "cannot open the audit witness file {}",
                 audit_keys.witness_file.display()
             )
-        })?,
+        })?
+        .with_syslog(settings.audit_witness_syslog.clone()),
     );
     let (audit, audit_task) = AuditLog::start(
         Arc::clone(&store),

@@ -7,6 +7,10 @@
 //! witness was tampered with or rolled back. Writing happens on the blocking pool once
 //! a second, never on a request's path.
 //!
+//! With `[audit] witness_syslog`, each checkpoint line is also sent to syslog (a unix
+//! datagram, RFC 3164 framing, facility auth): a copy a remote log host keeps. Syslog is
+//! best effort — a send that fails is logged and the file remains the record.
+//!
 //! The default file sits in the data directory, which protects only against someone
 //! who edits the database alone (or restores an old copy of the database file). Against
 //! someone who can write the whole data directory, put the witness where they cannot:
@@ -36,6 +40,8 @@ pub struct Witness {
     keyed_from: u64,
     /// The last head written, so an idle trail adds no lines.
     last: Mutex<Option<Head>>,
+    /// The syslog socket that also gets each checkpoint.
+    syslog: Option<PathBuf>,
 }
 
 impl Witness {
@@ -53,7 +59,15 @@ impl Witness {
             key,
             keyed_from,
             last: Mutex::new(None),
+            syslog: None,
         })
+    }
+
+    /// Also sends each checkpoint to the syslog socket at `socket`.
+    #[must_use]
+    pub fn with_syslog(mut self, socket: Option<PathBuf>) -> Self {
+        self.syslog = socket;
+        self
     }
 
     /// The file's path.
@@ -86,8 +100,31 @@ impl Witness {
         file.write_all(line.as_bytes())?;
         file.sync_data()?;
         *last = Some(head);
+        if let Some(socket) = &self.syslog
+            && let Err(e) = send_syslog(socket, line.trim_end())
+        {
+            tracing::warn!(error = %e, socket = %socket.display(), "cannot send an audit checkpoint to syslog");
+        }
         Ok(())
     }
+}
+
+/// `<37>gatehouse-audit: <line>`: facility auth (4), severity notice (5), RFC 3164's
+/// framing as local syslog daemons read it (they add the time and host).
+#[cfg(unix)]
+fn send_syslog(socket: &Path, line: &str) -> std::io::Result<()> {
+    let datagram = format!("<37>gatehouse-audit: {line}");
+    let sender = std::os::unix::net::UnixDatagram::unbound()?;
+    sender.send_to(datagram.as_bytes(), socket)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn send_syslog(_socket: &Path, _line: &str) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "syslog sockets are unix-only",
+    ))
 }
 
 /// Reads the witness at `path`: nothing witnessed if the file does not exist.

@@ -85,6 +85,7 @@ struct RawKeys {
 struct RawAudit {
     retention_days: Option<u32>,
     witness_file: Option<PathBuf>,
+    witness_syslog: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,6 +122,9 @@ pub struct Settings {
     /// Where checkpoints of the audit trail's head are appended (`audit.witness_file`,
     /// default `<data dir>/audit-witness.log`).
     pub audit_witness_file: PathBuf,
+    /// A syslog socket (unix datagram, such as `/dev/log`) that also receives every
+    /// checkpoint (`audit.witness_syslog`; none by default).
+    pub audit_witness_syslog: Option<PathBuf>,
     /// `tracing` filter directive, such as `info`.
     pub log_level: String,
     /// Log output format.
@@ -421,6 +425,7 @@ impl Settings {
             default_key_prefix,
             audit_retention_days: raw.audit.retention_days.unwrap_or(0),
             audit_witness_file,
+            audit_witness_syslog: raw.audit.witness_syslog,
             log_level: raw.log.level.unwrap_or_else(|| String::from("info")),
             log_format,
         })
@@ -525,6 +530,9 @@ mod tests {
         assert_eq!(s.audit_witness_file, PathBuf::from("/var/log/w.log"));
         let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_FILE", "/elsewhere/w.log")]).unwrap();
         assert_eq!(s.audit_witness_file, PathBuf::from("/elsewhere/w.log"));
+        assert_eq!(s.audit_witness_syslog, None);
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_SYSLOG", "/dev/log")]).unwrap();
+        assert_eq!(s.audit_witness_syslog, Some(PathBuf::from("/dev/log")));
     }
 
     #[test]

@@ -376,3 +376,33 @@ async fn checkpoints_follow_the_head_while_events_flow_and_a_cut_is_found_at_onc
         "{report:?}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn checkpoints_also_go_to_the_configured_syslog_socket() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("log");
+    let syslog = tokio::net::UnixDatagram::bind(&socket).unwrap();
+    let app = crate::support::spawn_app_with(&format!(
+        "version = 1\n[audit]\nwitness_syslog = \"{}\"\n",
+        socket.display()
+    ))
+    .await;
+    // The checkpoint written at start arrives first.
+    let mut buffer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), syslog.recv(&mut buffer))
+        .await
+        .expect("a checkpoint within 10 s")
+        .unwrap();
+    let datagram = std::str::from_utf8(&buffer[..n]).unwrap();
+    let line = datagram
+        .strip_prefix("<37>gatehouse-audit: ")
+        .unwrap_or_else(|| panic!("{datagram:?}"));
+    let key = gatehouse_server::audit_log::checkpoint_key(&crate::support::master_key());
+    let checkpoint = gatehouse_core::audit::checkpoint::Checkpoint::parse_line(line, &key)
+        .expect("a valid checkpoint");
+    assert_eq!(checkpoint.keyed_from, 1);
+    // The same line as the file's.
+    let file = std::fs::read_to_string(witness(&app)).unwrap();
+    assert!(file.lines().any(|l| l == line), "{file}");
+}
