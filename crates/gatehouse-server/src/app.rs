@@ -120,6 +120,10 @@ pub async fn start(
     metrics
         .keys_loaded
         .store(keys.len() as u64, Ordering::Relaxed);
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client (issuers' keys, audit checkpoints)")?;
     let audit_keys = TrailKeys {
         chain: audit_log::chain_key(master_key),
         checkpoint: audit_log::checkpoint_key(master_key),
@@ -141,7 +145,8 @@ pub async fn start(
                 audit_keys.witness_file.display()
             )
         })?
-        .with_syslog(settings.audit_witness_syslog.clone()),
+        .with_syslog(settings.audit_witness_syslog.clone())
+        .with_endpoint(http.clone(), settings.audit_witness_url.clone()),
     );
     let (audit, audit_task) = AuditLog::start(
         Arc::clone(&store),
@@ -167,10 +172,6 @@ pub async fn start(
         None => None,
     };
 
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client for issuers' keys")?;
     let gateway = Gateway::new(&settings, http);
 
     let mut boot = [0u8; 6];
@@ -300,10 +301,11 @@ fn report_tampering(trail: &TrailCheck, metrics: &Metrics) {
 /// Appends a checkpoint of `head` on the blocking pool, logging a failure.
 async fn write_checkpoint(witness: &Arc<Witness>, head: audit_log::Head, clock: &dyn Clock) {
     let now = clock.now();
-    let witness = Arc::clone(witness);
-    let written = tokio::task::spawn_blocking(move || witness.write(head, now)).await;
+    let writer = Arc::clone(witness);
+    let written = tokio::task::spawn_blocking(move || writer.write(head, now)).await;
     match written {
-        Ok(Ok(())) => {}
+        Ok(Ok(Some(line))) => witness.post(&line).await,
+        Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit witness file"),
         Err(e) => tracing::error!(error = %e, "audit witness task failed"),
     }

@@ -8,8 +8,9 @@
 //! a second, never on a request's path.
 //!
 //! With `[audit] witness_syslog`, each checkpoint line is also sent to syslog (a unix
-//! datagram, RFC 3164 framing, facility auth): a copy a remote log host keeps. Syslog is
-//! best effort — a send that fails is logged and the file remains the record.
+//! datagram, RFC 3164 framing, facility auth): a copy a remote log host keeps; with
+//! `[audit] witness_url`, it is POSTed as JSON. Both are best effort — a send that fails
+//! is logged and the file remains the record, the only copy read back at start.
 //!
 //! The default file sits in the data directory, which protects only against someone
 //! who edits the database alone (or restores an old copy of the database file). Against
@@ -30,6 +31,8 @@ use tokio::task::JoinHandle;
 
 /// How often the head is checkpointed while it moves.
 pub const EVERY: Duration = Duration::from_secs(1);
+/// How long a POST of a checkpoint may take: the next one is due a second later.
+const POST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The open witness file and the key its checkpoints are MAC'd under.
 #[derive(Debug)]
@@ -42,6 +45,8 @@ pub struct Witness {
     last: Mutex<Option<Head>>,
     /// The syslog socket that also gets each checkpoint.
     syslog: Option<PathBuf>,
+    /// The HTTP endpoint that also gets each checkpoint.
+    endpoint: Option<(reqwest::Client, String)>,
 }
 
 impl Witness {
@@ -60,7 +65,34 @@ impl Witness {
             keyed_from,
             last: Mutex::new(None),
             syslog: None,
+            endpoint: None,
         })
+    }
+
+    /// Also POSTs each checkpoint to `url`, with `client`.
+    #[must_use]
+    pub fn with_endpoint(mut self, client: reqwest::Client, url: Option<String>) -> Self {
+        self.endpoint = url.map(|url| (client, url));
+        self
+    }
+
+    /// POSTs a checkpoint `line` to the endpoint, if one is configured; a failure is
+    /// logged.
+    pub async fn post(&self, line: &str) {
+        let Some((client, url)) = &self.endpoint else {
+            return;
+        };
+        let sent = client
+            .post(url)
+            .timeout(POST_TIMEOUT)
+            .header("content-type", "application/json")
+            .body(line.trim_end().to_owned())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "cannot POST an audit checkpoint to audit.witness_url");
+        }
     }
 
     /// Also sends each checkpoint to the syslog socket at `socket`.
@@ -76,14 +108,15 @@ impl Witness {
     }
 
     /// Appends a checkpoint of `head` taken at `now`, unless it is the head last
-    /// written; fsyncs before returning.
-    pub fn write(&self, head: Head, now: UnixTime) -> std::io::Result<()> {
+    /// written; fsyncs before returning. Returns the line written, if any, for
+    /// [`Witness::post`].
+    pub fn write(&self, head: Head, now: UnixTime) -> std::io::Result<Option<String>> {
         let mut last = self
             .last
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if *last == Some(head) {
-            return Ok(());
+            return Ok(None);
         }
         let (seq, hash) = head.unwrap_or((0, ChainHash::GENESIS));
         let checkpoint = Checkpoint {
@@ -105,7 +138,7 @@ impl Witness {
         {
             tracing::warn!(error = %e, socket = %socket.display(), "cannot send an audit checkpoint to syslog");
         }
-        Ok(())
+        Ok(Some(line))
     }
 }
 
@@ -144,17 +177,20 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
+        // A slow endpoint delays the next checkpoint rather than bunching them up.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             if !committed.has_changed().unwrap_or(false) {
                 continue;
             }
             let head = *committed.borrow_and_update();
-            let witness = Arc::clone(&witness);
+            let writer = Arc::clone(&witness);
             let now = clock.now();
-            let written = tokio::task::spawn_blocking(move || witness.write(head, now));
+            let written = tokio::task::spawn_blocking(move || writer.write(head, now));
             match written.await {
-                Ok(Ok(())) => {}
+                Ok(Ok(Some(line))) => witness.post(&line).await,
+                Ok(Ok(None)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit witness file"),
                 Err(e) => tracing::error!(error = %e, "audit witness task failed"),
             }

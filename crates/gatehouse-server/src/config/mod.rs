@@ -86,6 +86,7 @@ struct RawAudit {
     retention_days: Option<u32>,
     witness_file: Option<PathBuf>,
     witness_syslog: Option<PathBuf>,
+    witness_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,6 +126,9 @@ pub struct Settings {
     /// A syslog socket (unix datagram, such as `/dev/log`) that also receives every
     /// checkpoint (`audit.witness_syslog`; none by default).
     pub audit_witness_syslog: Option<PathBuf>,
+    /// An HTTP endpoint that is also POSTed every checkpoint as JSON
+    /// (`audit.witness_url`; none by default).
+    pub audit_witness_url: Option<String>,
     /// `tracing` filter directive, such as `info`.
     pub log_level: String,
     /// Log output format.
@@ -399,6 +403,15 @@ impl Settings {
             ));
         }
         let refresh = refresh_lifetimes(&raw.tokens)?;
+        let audit_witness_url = match raw.audit.witness_url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(key_error(
+                    "audit.witness_url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            url => url,
+        };
         let audit_witness_file = raw
             .audit
             .witness_file
@@ -426,6 +439,7 @@ impl Settings {
             audit_retention_days: raw.audit.retention_days.unwrap_or(0),
             audit_witness_file,
             audit_witness_syslog: raw.audit.witness_syslog,
+            audit_witness_url,
             log_level: raw.log.level.unwrap_or_else(|| String::from("info")),
             log_format,
         })
@@ -533,6 +547,10 @@ mod tests {
         assert_eq!(s.audit_witness_syslog, None);
         let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_SYSLOG", "/dev/log")]).unwrap();
         assert_eq!(s.audit_witness_syslog, Some(PathBuf::from("/dev/log")));
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_URL", "https://log/cp")]).unwrap();
+        assert_eq!(s.audit_witness_url.as_deref(), Some("https://log/cp"));
+        let err = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_URL", "ftp://log")]).unwrap_err();
+        assert!(err.to_string().starts_with("audit.witness_url"), "{err}");
     }
 
     #[test]

@@ -406,3 +406,44 @@ async fn checkpoints_also_go_to_the_configured_syslog_socket() {
     let file = std::fs::read_to_string(witness(&app)).unwrap();
     assert!(file.lines().any(|l| l == line), "{file}");
 }
+
+#[tokio::test]
+async fn checkpoints_are_also_posted_to_the_configured_endpoint() {
+    use std::sync::{Arc, Mutex};
+    let bodies: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let (got, got_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let receiver = axum::Router::new().route(
+        "/checkpoints",
+        axum::routing::post({
+            let bodies = Arc::clone(&bodies);
+            move |headers: axum::http::HeaderMap, body: String| async move {
+                let kind = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                bodies.lock().unwrap().push((kind, body));
+                let _ = got.send(());
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let app = crate::support::spawn_app_with(&format!(
+        "version = 1\n[audit]\nwitness_url = \"http://{addr}/checkpoints\"\n"
+    ))
+    .await;
+    // The checkpoint written at start is posted before the server answers.
+    let mut got_rx = got_rx;
+    tokio::time::timeout(std::time::Duration::from_secs(10), got_rx.recv())
+        .await
+        .expect("a checkpoint POSTed within 10 s");
+    let (kind, body) = bodies.lock().unwrap()[0].clone();
+    assert_eq!(kind, "application/json");
+    let key = gatehouse_server::audit_log::checkpoint_key(&crate::support::master_key());
+    gatehouse_core::audit::checkpoint::Checkpoint::parse_line(&body, &key)
+        .expect("a valid checkpoint");
+    let file = std::fs::read_to_string(witness(&app)).unwrap();
+    assert!(file.lines().any(|l| l == body), "{file}");
+}
