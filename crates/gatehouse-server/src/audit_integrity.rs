@@ -124,9 +124,7 @@ async fn check(
             witnessed_pruned: checkpoint.seq < first_seq,
             keyed_from: recorded_keyed_from,
         };
-        if let Err(tamper) = compare(&checkpoint, &stored) {
-            problems.push(tamper);
-        }
+        problems.extend(compare(&checkpoint, &stored));
     }
     Ok(TrailCheck {
         first_seq,

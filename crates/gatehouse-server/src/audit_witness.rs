@@ -57,7 +57,8 @@ impl Witness {
         options.append(true).create(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(path)?;
+        let mut file = options.open(path)?;
+        terminate_torn_line(path, &mut file)?;
         Ok(Self {
             path: path.to_owned(),
             file: Mutex::new(file),
@@ -142,6 +143,24 @@ impl Witness {
     }
 }
 
+/// Ends a line a crash cut short with `\n`, so the next checkpoint starts a line of its
+/// own instead of being glued to the fragment (and lost with it).
+fn terminate_torn_line(path: &Path, file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut reader = std::fs::File::open(path)?;
+    if reader.seek(SeekFrom::End(0))? == 0 {
+        return Ok(());
+    }
+    reader.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    reader.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+        file.sync_data()?;
+    }
+    Ok(())
+}
+
 /// `<37>gatehouse-audit: <line>`: facility auth (4), severity notice (5), RFC 3164's
 /// framing as local syslog daemons read it (they add the time and host).
 #[cfg(unix)]
@@ -196,4 +215,48 @@ pub fn spawn(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> MacKey {
+        MacKey::new(&gatehouse_core::Secret::new([3; 32]))
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_does_not_swallow_the_next_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("witness.log");
+        let first = Witness::open(&path, key(), 1).unwrap();
+        first
+            .write(Some((4, ChainHash([4; 32]))), UnixTime::from_millis(1))
+            .unwrap();
+        drop(first);
+        let mut torn = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        torn.write_all(b"{\"v\":1,\"seq\":").unwrap();
+        drop(torn);
+
+        let second = Witness::open(&path, key(), 1).unwrap();
+        second
+            .write(Some((6, ChainHash([6; 32]))), UnixTime::from_millis(2))
+            .unwrap();
+        let witnessed = read(&path, &key()).unwrap();
+        assert_eq!(witnessed.last.map(|c| c.seq), Some(6));
+        assert_eq!(
+            (witnessed.invalid_lines, witnessed.unreadable_lines),
+            (0, 1)
+        );
+        // An unchanged head adds no line.
+        assert_eq!(
+            second
+                .write(Some((6, ChainHash([6; 32]))), UnixTime::from_millis(3))
+                .unwrap(),
+            None
+        );
+    }
 }

@@ -116,12 +116,16 @@ pub enum CheckpointError {
 pub struct Witnessed {
     /// The last line that verifies.
     pub last: Option<Checkpoint>,
-    /// Complete lines that do not verify.
+    /// Checkpoint lines whose MAC does not verify: forged, edited, or another key's.
     pub invalid_lines: u64,
+    /// Lines that are not checkpoints at all. Not evidence by themselves: a write cut
+    /// short by a crash leaves a fragment (which the next start terminates with a
+    /// `\n`), and garbage cannot pass for a checkpoint.
+    pub unreadable_lines: u64,
 }
 
 /// Reads a witness file's text. A final line without its `\n` is a write cut short by
-/// a crash and is skipped; any other line that does not verify is counted.
+/// a crash and is skipped.
 pub fn read_witness(text: &str, key: &MacKey) -> Witnessed {
     let mut witnessed = Witnessed::default();
     let complete = match text.rfind('\n') {
@@ -131,7 +135,8 @@ pub fn read_witness(text: &str, key: &MacKey) -> Witnessed {
     for line in complete.split('\n').filter(|l| !l.is_empty()) {
         match Checkpoint::parse_line(line, key) {
             Ok(checkpoint) => witnessed.last = Some(checkpoint),
-            Err(_) => witnessed.invalid_lines += 1,
+            Err(CheckpointError::BadMac) => witnessed.invalid_lines += 1,
+            Err(CheckpointError::Malformed) => witnessed.unreadable_lines += 1,
         }
     }
     witnessed
@@ -209,27 +214,28 @@ pub struct StoredTrail {
     pub keyed_from: Option<u64>,
 }
 
-/// Compares the stored trail with the last checkpoint witnessed.
-pub fn compare(witnessed: &Checkpoint, stored: &StoredTrail) -> Result<(), Tamper> {
+/// Compares the stored trail with the last checkpoint witnessed: everything that does
+/// not match, empty if the store is consistent with it.
+pub fn compare(witnessed: &Checkpoint, stored: &StoredTrail) -> Vec<Tamper> {
+    let mut found = Vec::new();
     if stored.keyed_from != Some(witnessed.keyed_from) {
-        return Err(Tamper::BoundaryMoved {
+        found.push(Tamper::BoundaryMoved {
             stored: stored.keyed_from,
             witnessed: witnessed.keyed_from,
         });
     }
     if stored.head_seq < witnessed.seq {
-        return Err(Tamper::BehindWitness {
+        found.push(Tamper::BehindWitness {
             head: stored.head_seq,
             witnessed: witnessed.seq,
         });
+    } else if witnessed.seq > 0
+        && !stored.witnessed_pruned
+        && stored.hash_at_witnessed != Some(witnessed.hash)
+    {
+        found.push(Tamper::DivergesFromWitness { seq: witnessed.seq });
     }
-    if witnessed.seq == 0 || stored.witnessed_pruned {
-        return Ok(());
-    }
-    match stored.hash_at_witnessed {
-        Some(hash) if hash == witnessed.hash => Ok(()),
-        _ => Err(Tamper::DivergesFromWitness { seq: witnessed.seq }),
-    }
+    found
 }
 
 #[cfg(test)]
@@ -295,7 +301,8 @@ mod tests {
             read_witness(&text, &k),
             Witnessed {
                 last: Some(checkpoint(9)),
-                invalid_lines: 2,
+                invalid_lines: 1,
+                unreadable_lines: 1,
             }
         );
         assert_eq!(read_witness("", &k), Witnessed::default());
@@ -304,14 +311,14 @@ mod tests {
     #[test]
     fn a_trail_at_or_past_the_witness_with_the_same_event_is_consistent() {
         let cp = checkpoint(5);
-        assert_eq!(compare(&cp, &stored(5, Some(cp.hash))), Ok(()));
-        assert_eq!(compare(&cp, &stored(9, Some(cp.hash))), Ok(()));
+        assert_eq!(compare(&cp, &stored(5, Some(cp.hash))), Vec::new());
+        assert_eq!(compare(&cp, &stored(9, Some(cp.hash))), Vec::new());
         let pruned = StoredTrail {
             witnessed_pruned: true,
             ..stored(9, None)
         };
-        assert_eq!(compare(&cp, &pruned), Ok(()));
-        assert_eq!(compare(&checkpoint(0), &stored(0, None)), Ok(()));
+        assert_eq!(compare(&cp, &pruned), Vec::new());
+        assert_eq!(compare(&checkpoint(0), &stored(0, None)), Vec::new());
     }
 
     #[test]
@@ -319,12 +326,12 @@ mod tests {
         let cp = checkpoint(5);
         assert_eq!(
             compare(&cp, &stored(3, None)),
-            Err(Tamper::BehindWitness {
+            vec![Tamper::BehindWitness {
                 head: 3,
                 witnessed: 5
-            })
+            }]
         );
-        let wiped = compare(&cp, &stored(0, None)).unwrap_err();
+        let wiped = compare(&cp, &stored(0, None)).remove(0);
         assert_eq!(wiped.code(), "BEHIND_WITNESS");
         assert!(wiped.to_string().contains("ends at event 0"), "{wiped}");
     }
@@ -334,11 +341,11 @@ mod tests {
         let cp = checkpoint(5);
         assert_eq!(
             compare(&cp, &stored(6, Some(ChainHash([0xee; 32])))),
-            Err(Tamper::DivergesFromWitness { seq: 5 })
+            vec![Tamper::DivergesFromWitness { seq: 5 }]
         );
         assert_eq!(
             compare(&cp, &stored(6, None)),
-            Err(Tamper::DivergesFromWitness { seq: 5 })
+            vec![Tamper::DivergesFromWitness { seq: 5 }]
         );
     }
 
@@ -352,11 +359,18 @@ mod tests {
             };
             assert_eq!(
                 compare(&cp, &moved),
-                Err(Tamper::BoundaryMoved {
+                vec![Tamper::BoundaryMoved {
                     stored: keyed_from,
                     witnessed: 1
-                })
+                }]
             );
         }
+        // Removed along with every event: both are reported.
+        let wiped = StoredTrail {
+            keyed_from: None,
+            ..stored(0, None)
+        };
+        let codes: Vec<_> = compare(&cp, &wiped).iter().map(Tamper::code).collect();
+        assert_eq!(codes, ["BOUNDARY_MOVED", "BEHIND_WITNESS"]);
     }
 }
