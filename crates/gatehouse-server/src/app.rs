@@ -293,7 +293,8 @@ fn report_tampering(trail: &TrailCheck, metrics: &Metrics) {
     for problem in &trail.problems {
         tracing::error!(
             code = problem.code(),
-            "AUDIT TRAIL TAMPERING DETECTED: {problem}; the trail in the store is not the one              this server wrote — investigate before trusting it"
+            "AUDIT TRAIL TAMPERING DETECTED: {problem}; the trail in the store is not the one \
+             this server wrote — investigate before trusting it"
         );
     }
 }
