@@ -8,7 +8,8 @@
 //! - the store against the witness's last checkpoint — a trail cut short, emptied or
 //!   rolled back to an older copy is behind it, or holds another event at its place;
 //! - the boundary against the witness — moving it would pass keyed events off as
-//!   unkeyed ones.
+//!   unkeyed ones;
+//! - that the witness is there at all once the trail has been witnessed.
 //!
 //! The check reads the whole trail a page at a time: its cost grows linearly with the
 //! trail (bounded by retention), and memory holds one page.
@@ -116,6 +117,10 @@ async fn check(
     let walked = walk_chain(store, first_seq, &links).await?;
     if let Err(broken) = walked.result {
         problems.push(Tamper::ChainBroken(broken));
+    }
+    if witness.last.is_none() && recorded_keyed_from.is_some() {
+        // The boundary is recorded at the start that first writes a checkpoint.
+        problems.push(Tamper::WitnessMissing);
     }
     if let Some(checkpoint) = witness.last {
         let stored = StoredTrail {

@@ -2,8 +2,9 @@
 
 use crate::support::{Home, MASTER_KEY, Server, failure, sql, sql_count, wait_for, with_db};
 use gatehouse_core::UnixTime;
+use gatehouse_core::audit::checkpoint::Checkpoint;
 use gatehouse_core::audit::{Chain, EventBody, Outcome};
-use gatehouse_server::audit_log::chain_key;
+use gatehouse_server::audit_log::{chain_key, checkpoint_key};
 use gatehouse_server::master_key::MasterKey;
 use serde_json::Value;
 
@@ -27,11 +28,12 @@ type Row = (
 );
 
 /// Makes events `1..=n` two days older and links the whole trail again under the test
-/// master key's chain key — what only a holder of the master key can do, so the keyed
-/// chain holds — and removes the witness, whose checkpoints name the heads before.
+/// master key's chain key, and witnesses the new head under its checkpoint key — what
+/// only a holder of the master key can do, so the keyed chain and the witness hold.
 fn age_events_as_the_key_holder(home: &Home, n: i64) {
     let master = MasterKey::from_hex(MASTER_KEY, "test").unwrap();
-    with_db(&home.database(), |pool| async move {
+    let key = chain_key(&master);
+    let head = with_db(&home.database(), |pool| async move {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT seq, time, request_id, action, outcome, reason, principal, credential_id, \
              auth_method, target, route, method, path, status, client_ip, latency_us \
@@ -40,7 +42,7 @@ fn age_events_as_the_key_holder(home: &Home, n: i64) {
         .fetch_all(&pool)
         .await
         .unwrap();
-        let mut chain = Chain::new(chain_key(&master));
+        let mut chain = Chain::new(key);
         for row in rows {
             let aged = if row.0 <= n {
                 row.1 - 172_800_000
@@ -75,8 +77,19 @@ fn age_events_as_the_key_holder(home: &Home, n: i64) {
                 .await
                 .unwrap();
         }
+        chain.head().unwrap()
     });
-    std::fs::remove_file(home.data_dir().join("audit-witness.log")).unwrap();
+    let checkpoint = Checkpoint {
+        seq: head.0,
+        hash: head.1,
+        keyed_from: 1,
+        time: UnixTime::from_millis(0),
+    };
+    std::fs::write(
+        home.data_dir().join("audit-witness.log"),
+        checkpoint.to_line(&checkpoint_key(&master)),
+    )
+    .unwrap();
 }
 
 /// A server with some history: a key created and verified `verifies` times.

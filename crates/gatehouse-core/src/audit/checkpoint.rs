@@ -176,6 +176,11 @@ pub enum Tamper {
         /// The boundary witnessed.
         witnessed: u64,
     },
+    /// The store records a keyed boundary, so this version has run on it and written
+    /// checkpoints, but the witness holds none: it was deleted or emptied (or moved
+    /// without the configuration following).
+    #[error("the witness holds no checkpoint, though the trail has been witnessed before")]
+    WitnessMissing,
     /// Lines of the witness file do not verify: written by someone without the key.
     #[error("{lines} line(s) of the witness file are not valid checkpoints")]
     WitnessInvalid {
@@ -194,6 +199,7 @@ impl Tamper {
             Self::BehindWitness { .. } => "BEHIND_WITNESS",
             Self::DivergesFromWitness { .. } => "DIVERGES_FROM_WITNESS",
             Self::BoundaryMoved { .. } => "BOUNDARY_MOVED",
+            Self::WitnessMissing => "WITNESS_MISSING",
             Self::WitnessInvalid { .. } => "WITNESS_INVALID",
             Self::ChainBroken(_) => "CHAIN_BROKEN",
         }

@@ -447,3 +447,12 @@ async fn checkpoints_are_also_posted_to_the_configured_endpoint() {
     let file = std::fs::read_to_string(witness(&app)).unwrap();
     assert!(file.lines().any(|l| l == body), "{file}");
 }
+
+#[tokio::test]
+async fn a_deleted_witness_is_found_even_when_the_trail_was_cut_to_match() {
+    let mut app = stopped_app_with_events().await;
+    execute(&app, "DELETE FROM audit_events WHERE seq > 5").await;
+    std::fs::remove_file(witness(&app)).unwrap();
+    app.start_again().await;
+    assert_detected(&app, "WITNESS_MISSING").await;
+}
