@@ -152,7 +152,7 @@ pub struct AuditCheckpoint {
 #[serde(deny_unknown_fields)]
 pub struct AuditProblem {
     /// Stable code: `CHAIN_BROKEN`, `BEHIND_WITNESS`, `DIVERGES_FROM_WITNESS`,
-    /// `BOUNDARY_MOVED`, `WITNESS_MISSING` or `WITNESS_INVALID`.
+    /// `BOUNDARY_MOVED`, `WITNESS_MISSING`, `WITNESS_INVALID` or `EVENT_UNREADABLE`.
     pub code: String,
     /// What was found.
     pub detail: String,

@@ -115,8 +115,13 @@ async fn check(
     }
     let links = Links::keyed(keyed_from, &keys.chain);
     let walked = walk_chain(store, first_seq, &links).await?;
-    if let Err(broken) = walked.result {
-        problems.push(Tamper::ChainBroken(broken));
+    match &walked.result {
+        Ok(()) => {}
+        Err(Broken::Chain(broken)) => problems.push(Tamper::ChainBroken(*broken)),
+        Err(Broken::Unreadable(detail)) => problems.push(Tamper::Unreadable {
+            after: walked.head_seq,
+            detail: detail.clone(),
+        }),
     }
     if witness.last.is_none() && recorded_keyed_from.is_some() {
         // The boundary is recorded at the start that first writes a checkpoint.
@@ -125,7 +130,11 @@ async fn check(
     if let Some(checkpoint) = witness.last {
         let stored = StoredTrail {
             head_seq: walked.head_seq,
-            hash_at_witnessed: hash_at(store, checkpoint.seq).await?,
+            // An event that cannot be read is not the witnessed one.
+            hash_at_witnessed: match hash_at(store, checkpoint.seq).await {
+                Err(StoreError::Corrupt(_)) => None,
+                other => other?,
+            },
             witnessed_pruned: checkpoint.seq < first_seq,
             keyed_from: recorded_keyed_from,
         };
@@ -143,8 +152,16 @@ async fn check(
 
 struct Walked {
     checked: u64,
+    /// The last event read (the stored head, unless `result` is unreadable).
     head_seq: u64,
-    result: Result<(), ChainBreak>,
+    result: Result<(), Broken>,
+}
+
+enum Broken {
+    Chain(ChainBreak),
+    /// A page did not decode: the walk stops there. Reported rather than failing the
+    /// start, so that overwriting a field with garbage is not a way to stop the server.
+    Unreadable(String),
 }
 
 /// Verifies the stored trail from `first_seq`, a page at a time.
@@ -164,9 +181,19 @@ async fn walk_chain(
                 limit: PAGE,
                 ..AuditQuery::default()
             })
-            .await?;
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(StoreError::Corrupt(detail)) => {
+                result = Err(Broken::Unreadable(detail));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if result.is_ok() {
-            result = verify_page(&page, first_seq, last, links).map(|n| checked += n);
+            result = verify_page(&page, first_seq, last, links)
+                .map(|n| checked += n)
+                .map_err(Broken::Chain);
         }
         match page.last() {
             Some(event) => last = Some((event.seq, event.hash)),

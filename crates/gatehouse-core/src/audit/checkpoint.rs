@@ -187,6 +187,15 @@ pub enum Tamper {
         /// How many.
         lines: u64,
     },
+    /// Stored events after event `after` (0: from the start) cannot even be read as
+    /// events: a field was overwritten with something no version writes.
+    #[error("the events after event {after} cannot be read: {detail}")]
+    Unreadable {
+        /// The last event read.
+        after: u64,
+        /// What the store said.
+        detail: String,
+    },
     /// The chain itself is broken.
     #[error("the chain is broken: {0}")]
     ChainBroken(ChainBreak),
@@ -201,6 +210,7 @@ impl Tamper {
             Self::BoundaryMoved { .. } => "BOUNDARY_MOVED",
             Self::WitnessMissing => "WITNESS_MISSING",
             Self::WitnessInvalid { .. } => "WITNESS_INVALID",
+            Self::Unreadable { .. } => "EVENT_UNREADABLE",
             Self::ChainBroken(_) => "CHAIN_BROKEN",
         }
     }

@@ -456,3 +456,22 @@ async fn a_deleted_witness_is_found_even_when_the_trail_was_cut_to_match() {
     app.start_again().await;
     assert_detected(&app, "WITNESS_MISSING").await;
 }
+
+#[tokio::test]
+async fn an_event_overwritten_with_garbage_is_reported_and_does_not_stop_the_start() {
+    let mut app = stopped_app_with_events().await;
+    execute(
+        &app,
+        "UPDATE audit_events SET outcome = 'maybe' WHERE seq = 3",
+    )
+    .await;
+    app.start_again().await;
+    let events = app.audit("action=audit.tamper_detected").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("EVENT_UNREADABLE")),
+        "{events:?}"
+    );
+    assert!(tamper_metric(&app).await >= 1);
+}
