@@ -55,15 +55,14 @@ pub struct TrailCheck {
     pub problems: Vec<Tamper>,
 }
 
-/// The keyed boundary as recorded in the store.
+/// The keyed boundary as recorded in the store; `None` if absent or not a number.
 pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, StoreError> {
-    match store.meta(KEYED_FROM).await? {
-        None => Ok(None),
-        Some(value) => value
-            .parse()
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt(format!("{KEYED_FROM} is not a sequence number"))),
-    }
+    // Garbage reads as no boundary, which the witness then reports as moved: refusing
+    // to start over it would make overwriting one setting a denial of service.
+    Ok(store
+        .meta(KEYED_FROM)
+        .await?
+        .and_then(|value| value.parse().ok()))
 }
 
 /// The check at start; also settles the keyed boundary. The witness's boundary wins

@@ -475,3 +475,16 @@ async fn an_event_overwritten_with_garbage_is_reported_and_does_not_stop_the_sta
     );
     assert!(tamper_metric(&app).await >= 1);
 }
+
+#[tokio::test]
+async fn a_boundary_overwritten_with_garbage_is_moved_not_a_refusal_to_start() {
+    let mut app = stopped_app_with_events().await;
+    execute(
+        &app,
+        "UPDATE meta SET value = 'x' WHERE name = 'audit_keyed_from'",
+    )
+    .await;
+    app.start_again().await;
+    let report = assert_detected(&app, "BOUNDARY_MOVED").await;
+    assert_eq!(report.keyed_from, 1);
+}
