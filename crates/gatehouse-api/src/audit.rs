@@ -93,6 +93,74 @@ pub struct AuditHead {
     pub head_hash: String,
 }
 
+/// What the server found checking the whole trail with its keys and witness:
+/// `GET /admin/v1/audit/verify`. A client cannot check the keyed chain's MACs itself
+/// (they need the master key), so it asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditVerification {
+    /// No problem now and no tampering ever recorded in the trail.
+    pub ok: bool,
+    /// The oldest event the trail must hold.
+    pub first_seq: u64,
+    /// The newest stored event; 0 if none.
+    pub head_seq: u64,
+    /// The first event of the keyed chain: events before it are plain SHA-256.
+    pub keyed_from: u64,
+    /// Events checked.
+    pub checked: u64,
+    /// Which guarantee covers which part of the trail, oldest first.
+    pub segments: Vec<AuditSegment>,
+    /// The last checkpoint in the witness file, if any.
+    pub witnessed: Option<AuditCheckpoint>,
+    /// What shows tampering now.
+    pub problems: Vec<AuditProblem>,
+    /// Tampering found at earlier starts, as recorded in the trail
+    /// (`audit.tamper_detected` events).
+    pub recorded: Vec<AuditProblem>,
+}
+
+/// A run of events under one guarantee.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSegment {
+    /// First event.
+    pub from_seq: u64,
+    /// Last event.
+    pub to_seq: u64,
+    /// `sha256` (unkeyed, written before the keyed chain) or `hmac-sha256` (keyed).
+    pub chain: String,
+    /// What that guarantees, in words.
+    pub guarantee: String,
+}
+
+/// A checkpoint of the head, as the witness holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditCheckpoint {
+    /// The event witnessed.
+    pub seq: u64,
+    /// Its hash (hex).
+    pub hash: String,
+    /// When.
+    #[serde(with = "timestamp::required")]
+    pub time: OffsetDateTime,
+}
+
+/// One sign of tampering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditProblem {
+    /// Stable code: `CHAIN_BROKEN`, `BEHIND_WITNESS`, `DIVERGES_FROM_WITNESS`,
+    /// `BOUNDARY_MOVED`, `WITNESS_MISSING`, `WITNESS_INVALID` or `EVENT_UNREADABLE`.
+    pub code: String,
+    /// What was found.
+    pub detail: String,
+    /// The `audit.tamper_detected` event that recorded it, for recorded ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
 /// Why an API event cannot be read back as a chain link.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("event {seq}: {what}")]

@@ -1,10 +1,13 @@
 //! `gatehouse audit list|export|verify`.
 //!
-//! `verify` fetches the whole trail and checks the hash chain here, with core's
-//! verifier: the check does not depend on trusting the server's own opinion. What a
-//! chain cannot show — events deleted from its start or its end — it checks against
-//! `/admin/v1/audit/head`: where retention says the trail starts, and the event the
-//! audit writer wrote last.
+//! `verify` fetches the whole trail and checks the chain here, with core's verifier, as
+//! far as a client can: the links of every event, and the plain SHA-256 hashes of
+//! events written before the keyed chain. What a chain cannot show — events deleted
+//! from its start or its end — it checks against `/admin/v1/audit/head`: where
+//! retention says the trail starts, and the event the audit writer wrote last. The
+//! keyed chain's MACs need the master key, and the witness lives with the server: for
+//! those it asks `/admin/v1/audit/verify`, and reports which guarantee covers which
+//! part of the trail.
 
 use crate::client::Client;
 use crate::commands::{AuditCommand, AuditFilter, Global};
@@ -12,8 +15,8 @@ use crate::keys::{fmt_time, print_json};
 use crate::table::{self, or_dash};
 use anyhow::{Context, bail};
 use gatehouse_api::Page;
-use gatehouse_api::audit::{AuditHead, Event};
-use gatehouse_core::audit::{AuditEvent, ChainHash, verify_chain};
+use gatehouse_api::audit::{AuditHead, AuditVerification, Event};
+use gatehouse_core::audit::{AuditEvent, ChainHash, Links, verify_chain};
 use std::process::ExitCode;
 
 const PAGE: u32 = 1000;
@@ -42,13 +45,14 @@ pub async fn run(global: &Global, command: AuditCommand) -> anyhow::Result<ExitC
             })
             .await?;
         }
-        AuditCommand::Verify => verify(&client).await?,
+        AuditCommand::Verify => return verify(&client).await,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks the whole trail: linked from `first_seq` on, and reaching the head.
-async fn verify(client: &Client) -> anyhow::Result<()> {
+/// Checks the whole trail: linked from `first_seq` on, reaching the head, and — by the
+/// server, with its keys and witness — MAC'd and not behind its last checkpoint.
+async fn verify(client: &Client) -> anyhow::Result<ExitCode> {
     // The head first: events written after it only extend the trail fetched next.
     let head: AuditHead = client.get("/admin/v1/audit/head", &[]).await?;
     let head_hash = ChainHash::from_hex(&head.head_hash)
@@ -61,7 +65,12 @@ async fn verify(client: &Client) -> anyhow::Result<()> {
         Ok(())
     })
     .await?;
-    let checked = match verify_chain(&events, head.first_seq) {
+    let server: AuditVerification = client.get("/admin/v1/audit/verify", &[]).await?;
+    let checked = match verify_chain(
+        &events,
+        head.first_seq,
+        &Links::without_key(server.keyed_from),
+    ) {
         Ok(n) => n,
         Err(broken) => bail!("audit chain broken: {broken}"),
     };
@@ -85,6 +94,24 @@ async fn verify(client: &Client) -> anyhow::Result<()> {
             Some(_) => {}
         }
     }
+    // The details on stdout, the one-line reason (on failure) on stderr.
+    for p in &server.recorded {
+        let at = p.seq.map(|s| format!(" (event {s})")).unwrap_or_default();
+        println!(
+            "tampering detected at an earlier start{at}: {}: {}",
+            p.code, p.detail
+        );
+    }
+    for p in &server.problems {
+        println!("tampering detected: {}: {}", p.code, p.detail);
+    }
+    if !server.ok {
+        let first = server.problems.first().or(server.recorded.first());
+        bail!(
+            "audit trail tampered with: {}",
+            first.map_or("see above", |p| p.detail.as_str())
+        );
+    }
     let end = events
         .last()
         .map(|e| format!(" head seq {} hash {}", e.seq, e.hash.to_hex()));
@@ -92,7 +119,20 @@ async fn verify(client: &Client) -> anyhow::Result<()> {
         "audit chain ok: {checked} events;{}",
         end.unwrap_or_default()
     );
-    Ok(())
+    for segment in &server.segments {
+        println!(
+            "seq {}..{}: {}",
+            segment.from_seq, segment.to_seq, segment.guarantee
+        );
+    }
+    match &server.witnessed {
+        Some(c) => println!(
+            "witness: last checkpoint at seq {}; the trail reaches it",
+            c.seq
+        ),
+        None => println!("witness: no checkpoint yet"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn query(

@@ -2,7 +2,9 @@
 //! load the key index, start the background tasks, serve, and shut down gracefully.
 
 use crate::access_tokens::AccessTokens;
+use crate::audit_integrity::{self, TrailCheck, TrailKeys};
 use crate::audit_log::{self, AuditLog};
+use crate::audit_witness::{self, Witness};
 use crate::ca::Certificates;
 use crate::clients::Clients;
 use crate::clock::Clock;
@@ -19,6 +21,7 @@ use crate::{bootstrap, http};
 use anyhow::Context;
 use gatehouse_core::Entropy;
 use gatehouse_core::api_key::ApiKey;
+use gatehouse_core::audit::Outcome;
 use gatehouse_store::Store;
 use gatehouse_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
@@ -47,6 +50,7 @@ pub struct RunningServer {
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    witness: Arc<Witness>,
 }
 
 /// Opens everything and starts serving on `settings.listen`.
@@ -116,7 +120,40 @@ pub async fn start(
     metrics
         .keys_loaded
         .store(keys.len() as u64, Ordering::Relaxed);
-    let (audit, audit_task) = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics)).await?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("cannot build the HTTP client (issuers' keys, audit checkpoints)")?;
+    let audit_keys = TrailKeys {
+        chain: audit_log::chain_key(master_key),
+        checkpoint: audit_log::checkpoint_key(master_key),
+        witness_file: settings.audit_witness_file.clone(),
+    };
+    let trail = audit_integrity::check_at_start(store.as_ref(), &audit_keys)
+        .await
+        .context("cannot check the audit trail")?;
+    report_tampering(&trail, &metrics);
+    let witness = Arc::new(
+        Witness::open(
+            &audit_keys.witness_file,
+            audit_keys.checkpoint.clone(),
+            trail.keyed_from,
+        )
+        .with_context(|| {
+            format!(
+                "cannot open the audit witness file {}",
+                audit_keys.witness_file.display()
+            )
+        })?
+        .with_syslog(settings.audit_witness_syslog.clone())
+        .with_endpoint(http.clone(), settings.audit_witness_url.clone()),
+    );
+    let (audit, audit_task) = AuditLog::start(
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        audit_keys.chain.clone(),
+    )
+    .await?;
     let certificates = Arc::new(
         Certificates::load(store.as_ref(), master_key)
             .await
@@ -135,10 +172,6 @@ pub async fn start(
         None => None,
     };
 
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("cannot build the HTTP client for issuers' keys")?;
     let gateway = Gateway::new(&settings, http);
 
     let connections = crate::listener::ConnectionLimits::new(
@@ -161,12 +194,26 @@ pub async fn start(
         authorizations: crate::authorization::Authorizations::default(),
         key_writes: tokio::sync::Mutex::new(()),
         audit,
+        audit_keys,
         tls,
         certificates,
         clock: Arc::clone(&clock),
         connections,
         metrics,
     });
+    for problem in &trail.problems {
+        let mut event = state.system_event(
+            audit_integrity::TAMPER_DETECTED,
+            problem.code(),
+            &problem.to_string(),
+        );
+        event.outcome = Outcome::Denied;
+        state.audit.record(event).await;
+    }
+    // The head as the check found it (and as the events above extend it), witnessed at
+    // once: the witness also records the boundary of a trail just upgraded.
+    let head = state.audit.head().await?;
+    write_checkpoint(&witness, head, clock.as_ref()).await;
     let admin_key = match bootstrapped {
         Some((key, record)) => {
             bootstrap::audit_bootstrap(&state, &record).await;
@@ -208,6 +255,11 @@ pub async fn start(
     let mut background = vec![
         gateway::reload::spawn(Arc::clone(&state)),
         audit_task,
+        audit_witness::spawn(
+            Arc::clone(&witness),
+            state.audit.committed(),
+            Arc::clone(&clock),
+        ),
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
         tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),
     ];
@@ -233,7 +285,38 @@ pub async fn start(
         stop,
         serving,
         background,
+        witness,
     })
+}
+
+/// Makes tampering found at start impossible to miss: an error log line each, and the
+/// metric. The server still starts: refusing would turn write access to the database
+/// into a denial of service, and the trail's own `audit.tamper_detected` events (and
+/// `gatehouse audit verify`, which fails from then on) keep the evidence.
+fn report_tampering(trail: &TrailCheck, metrics: &Metrics) {
+    metrics
+        .audit_tamper_detected
+        .store(trail.problems.len() as u64, Ordering::Relaxed);
+    for problem in &trail.problems {
+        tracing::error!(
+            code = problem.code(),
+            "AUDIT TRAIL TAMPERING DETECTED: {problem}; the trail in the store is not the one \
+             this server wrote — investigate before trusting it"
+        );
+    }
+}
+
+/// Appends a checkpoint of `head` on the blocking pool, logging a failure.
+async fn write_checkpoint(witness: &Arc<Witness>, head: audit_log::Head, clock: &dyn Clock) {
+    let now = clock.now();
+    let writer = Arc::clone(witness);
+    let written = tokio::task::spawn_blocking(move || writer.write(head, now)).await;
+    match written {
+        Ok(Ok(Some(line))) => witness.post(&line).await,
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit witness file"),
+        Err(e) => tracing::error!(error = %e, "audit witness task failed"),
+    }
 }
 
 impl RunningServer {
@@ -269,7 +352,12 @@ impl RunningServer {
         }
         self.serving.await.context("server task failed")?;
         flush_usage(&self.state).await;
-        self.state.audit.flush().await;
+        // The final head, witnessed: a trail cut short between this stop and the next
+        // start is behind it.
+        match self.state.audit.head().await {
+            Ok(head) => write_checkpoint(&self.witness, head, self.state.clock.as_ref()).await,
+            Err(e) => tracing::error!(error = %e, "cannot read the audit head at shutdown"),
+        }
         for task in &self.background {
             task.abort();
         }

@@ -8,18 +8,24 @@
 //! write is retried until it succeeds: the queue is bounded, so a store outage slows
 //! requests down instead of losing their events.
 //!
+//! Events are linked by the keyed chain (HMAC-SHA256 under [`chain_key`], derived from
+//! the master key) here, in the writer's task: the MAC costs the request path nothing.
+//! After each commit the writer publishes the committed head, which the checkpoint
+//! task (`audit_witness`) writes to the witness.
+//!
 //! Retention deletes the oldest events and records where the trail now starts (a
 //! watermark in the store's meta), so that deleting old events any other way is evident
 //! to `gatehouse audit verify` rather than passing as retention.
 
+use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{AuditEvent, Chain, ChainHash, EventBody};
+use gatehouse_core::audit::{AuditEvent, Chain, ChainHash, EventBody, MacKey};
 use gatehouse_store::{Store, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Events in one transaction, at most.
@@ -38,6 +44,18 @@ pub const FIRST_SEQ: &str = "audit_first_seq";
 /// The newest event linked: its sequence number and hash.
 pub type Head = Option<(u64, ChainHash)>;
 
+/// The keyed chain's key: HMAC-SHA256(master key, its own label), so recomputing the
+/// chain after an edit needs the master key, not only write access to the store.
+pub fn chain_key(master: &MasterKey) -> MacKey {
+    MacKey::new(&master.subkey("gatehouse-audit-chain-v2"))
+}
+
+/// The checkpoints' key, apart from the chain's: what one reveals says nothing of the
+/// other.
+pub fn checkpoint_key(master: &MasterKey) -> MacKey {
+    MacKey::new(&master.subkey("gatehouse-audit-checkpoint-v1"))
+}
+
 enum Message {
     Event(Box<EventBody>),
     /// Answered with the head once everything queued before it is committed.
@@ -48,6 +66,7 @@ enum Message {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     queue: mpsc::Sender<Message>,
+    committed: watch::Receiver<Head>,
 }
 
 impl std::fmt::Debug for Message {
@@ -60,15 +79,23 @@ impl std::fmt::Debug for Message {
 }
 
 impl AuditLog {
-    /// Starts the writer, continuing the chain from the store's newest event.
+    /// Starts the writer, continuing the chain from the store's newest event, linking
+    /// every new event under `key`.
     pub async fn start(
         store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
+        key: MacKey,
     ) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let chain = head(store.as_ref()).await?;
+        let chain = head(store.as_ref(), &key).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(write_loop(store, metrics, chain, rx));
-        Ok((Self { queue }, task))
+        let (publish, committed) = watch::channel(chain.head());
+        let task = tokio::spawn(write_loop(store, metrics, chain, key, rx, publish));
+        Ok((Self { queue, committed }, task))
+    }
+
+    /// The head as last committed, changing as batches commit; for the checkpoints.
+    pub fn committed(&self) -> watch::Receiver<Head> {
+        self.committed.clone()
     }
 
     /// Queues an event. Waits only when the queue is full (the store is behind).
@@ -102,10 +129,10 @@ impl AuditLog {
     }
 }
 
-async fn head(store: &dyn Store) -> Result<Chain, StoreError> {
+async fn head(store: &dyn Store, key: &MacKey) -> Result<Chain, StoreError> {
     Ok(match store.audit_head().await? {
-        Some((seq, hash)) => Chain::after(seq, hash),
-        None => Chain::new(),
+        Some((seq, hash)) => Chain::after(seq, hash, key.clone()),
+        None => Chain::new(key.clone()),
     })
 }
 
@@ -113,7 +140,9 @@ async fn write_loop(
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     mut chain: Chain,
+    key: MacKey,
     mut rx: mpsc::Receiver<Message>,
+    publish: watch::Sender<Head>,
 ) {
     // Linked as they arrive; reused from batch to batch.
     let mut batch: Vec<AuditEvent> = Vec::new();
@@ -137,8 +166,9 @@ async fn write_loop(
             };
         }
         if !batch.is_empty() {
-            chain = commit(store.as_ref(), &metrics, chain, &mut batch).await;
+            chain = commit(store.as_ref(), &metrics, chain, &key, &mut batch).await;
             batch.clear();
+            publish.send_replace(chain.head());
         }
         for done in waiting.drain(..) {
             let _ = done.send(chain.head());
@@ -152,6 +182,7 @@ async fn commit(
     store: &dyn Store,
     metrics: &Metrics,
     mut chain: Chain,
+    key: &MacKey,
     batch: &mut [AuditEvent],
 ) -> Chain {
     let mut backoff = Duration::from_millis(50);
@@ -167,7 +198,7 @@ async fn commit(
                 metrics.audit_write_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, events = batch.len(), "audit write failed; retrying");
                 // Another writer may have advanced the chain: continue from the store's head.
-                if let Ok(fresh) = head(store).await {
+                if let Ok(fresh) = head(store, key).await {
                     chain = fresh;
                     chain.relink(batch);
                 }

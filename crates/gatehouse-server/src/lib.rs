@@ -11,7 +11,9 @@
 
 pub mod access_tokens;
 pub mod app;
+pub mod audit_integrity;
 pub mod audit_log;
+pub mod audit_witness;
 pub mod authorization;
 pub mod bootstrap;
 pub mod ca;

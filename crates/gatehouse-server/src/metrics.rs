@@ -29,6 +29,8 @@ pub struct Metrics {
     pub keys_loaded: AtomicU64,
     /// Connections closed at accept: over the overall or per-address cap.
     pub connections_refused: AtomicU64,
+    /// Signs of tampering with the audit trail found by the check at start (0: none).
+    pub audit_tamper_detected: AtomicU64,
 }
 
 impl Metrics {
@@ -86,6 +88,12 @@ impl Metrics {
                 "counter",
                 "Connections closed at accept, over a connection cap.",
                 &self.connections_refused,
+            ),
+            (
+                "gatehouse_audit_tamper_detected",
+                "gauge",
+                "Signs of audit trail tampering found at start; anything but 0 needs investigating.",
+                &self.audit_tamper_detected,
             ),
             (
                 "gatehouse_keys_loaded",

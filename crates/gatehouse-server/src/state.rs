@@ -42,6 +42,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// The audit writer.
     pub audit: AuditLog,
+    /// The audit trail's keys and witness, for `GET /admin/v1/audit/verify`.
+    pub audit_keys: crate::audit_integrity::TrailKeys,
     /// HTTPS on both listeners, when `[tls]` is configured.
     pub tls: Option<Arc<crate::tls::Tls>>,
     /// The built-in CA and the client certificates it issued.

@@ -1,7 +1,96 @@
 //! `gatehouse audit list|export|verify`, and tampering with the stored trail.
 
-use crate::support::{Home, Server, failure, sql, sql_count, wait_for};
+use crate::support::{Home, MASTER_KEY, Server, failure, sql, sql_count, wait_for, with_db};
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::checkpoint::Checkpoint;
+use gatehouse_core::audit::{Chain, EventBody, Outcome};
+use gatehouse_server::audit_log::{chain_key, checkpoint_key};
+use gatehouse_server::master_key::MasterKey;
 use serde_json::Value;
+
+type Row = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Makes events `1..=n` two days older and links the whole trail again under the test
+/// master key's chain key, and witnesses the new head under its checkpoint key — what
+/// only a holder of the master key can do, so the keyed chain and the witness hold.
+fn age_events_as_the_key_holder(home: &Home, n: i64) {
+    let master = MasterKey::from_hex(MASTER_KEY, "test").unwrap();
+    let key = chain_key(&master);
+    let head = with_db(&home.database(), |pool| async move {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT seq, time, request_id, action, outcome, reason, principal, credential_id, \
+             auth_method, target, route, method, path, status, client_ip, latency_us \
+             FROM audit_events ORDER BY seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut chain = Chain::new(key);
+        for row in rows {
+            let aged = if row.0 <= n {
+                row.1 - 172_800_000
+            } else {
+                row.1
+            };
+            let body = EventBody {
+                time: UnixTime::from_millis(aged),
+                request_id: row.2.into(),
+                action: row.3.into(),
+                outcome: Outcome::parse(&row.4).unwrap(),
+                reason: row.5.map(Into::into),
+                principal: row.6.map(Into::into),
+                credential_id: row.7.map(Into::into),
+                auth_method: row.8.map(Into::into),
+                target: row.9.map(Into::into),
+                route: row.10.map(Into::into),
+                method: row.11.map(Into::into),
+                path: row.12.map(Into::into),
+                status: row.13.map(|s| u16::try_from(s).unwrap()),
+                client_ip: row.14.map(Into::into),
+                latency_us: row.15.map(|l| u64::try_from(l).unwrap()),
+            };
+            let event = chain.append(body);
+            assert_eq!(i64::try_from(event.seq).unwrap(), row.0);
+            sqlx::query("UPDATE audit_events SET time = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+                .bind(aged)
+                .bind(event.prev_hash.to_hex())
+                .bind(event.hash.to_hex())
+                .bind(row.0)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        chain.head().unwrap()
+    });
+    let checkpoint = Checkpoint {
+        seq: head.0,
+        hash: head.1,
+        keyed_from: 1,
+        time: UnixTime::from_millis(0),
+    };
+    std::fs::write(
+        home.data_dir().join("audit-witness.log"),
+        checkpoint.to_line(&checkpoint_key(&master)),
+    )
+    .unwrap();
+}
 
 /// A server with some history: a key created and verified `verifies` times.
 fn busy_server(home: &mut Home, verifies: usize) -> (Server, String, String) {
@@ -225,12 +314,8 @@ fn audit_verify_accepts_retention_but_not_a_deletion_beyond_it() {
     let mut home = Home::new();
     let (mut server, admin, _id) = busy_server(&mut home, 3);
     server.stop();
-    // Ages the first three events past a one-day retention. Their hashes no longer
-    // match, which does not matter: retention deletes them at the next start.
-    sql(
-        &home.database(),
-        &["UPDATE audit_events SET time = time - 172800000 WHERE seq <= 3"],
-    );
+    // Ages the first three events past a one-day retention.
+    age_events_as_the_key_holder(&home, 3);
     let mut cmd = home.serve();
     cmd.env("GATEHOUSE_AUDIT__RETENTION_DAYS", "1");
     let mut server = home.start(cmd);
@@ -249,5 +334,44 @@ fn audit_verify_accepts_retention_but_not_a_deletion_beyond_it() {
     assert_eq!(changed, [2]);
     let line = failure(&server.cli(&admin, &["audit", "verify"]));
     assert!(line.contains("events 4 to 5 are missing"), "{line}");
+    server.stop();
+}
+
+#[test]
+fn audit_verify_fails_after_a_start_that_found_the_trail_cut_short() {
+    let mut home = Home::new();
+    let (mut server, admin, _id) = busy_server(&mut home, 3);
+    server.stop();
+    let changed = sql(
+        &home.database(),
+        &["DELETE FROM audit_events WHERE seq > 2"],
+    );
+    assert!(changed[0] >= 2, "{changed:?}");
+    let cmd = home.serve();
+    let mut server = home.start(cmd);
+    assert!(
+        server.stderr().contains("AUDIT TRAIL TAMPERING DETECTED"),
+        "{}",
+        server.stderr()
+    );
+    let out = server.cli(&admin, &["audit", "verify"]);
+    let line = failure(&out);
+    assert!(line.contains("the witness saw event"), "{line}");
+    let details = String::from_utf8_lossy(&out.stdout);
+    assert!(details.contains("BEHIND_WITNESS"), "{details}");
+    server.stop();
+}
+
+#[test]
+fn audit_verify_says_which_guarantee_covers_the_trail() {
+    let mut home = Home::new();
+    let (mut server, admin, _id) = busy_server(&mut home, 1);
+    let out = server.ok(&admin, &["audit", "verify"]);
+    assert!(out.starts_with("audit chain ok: "), "{out}");
+    assert!(
+        out.contains("seq 1..") && out.contains("keyed chain"),
+        "{out}"
+    );
+    assert!(out.contains("witness: last checkpoint at seq"), "{out}");
     server.stop();
 }

@@ -457,7 +457,7 @@ pub fn sql_count(database: &Path, query: &'static str) -> i64 {
     })
 }
 
-fn with_db<F, Fut, T>(database: &Path, f: F) -> T
+pub fn with_db<F, Fut, T>(database: &Path, f: F) -> T
 where
     F: FnOnce(sqlx::SqlitePool) -> Fut,
     Fut: std::future::Future<Output = T>,

@@ -109,6 +109,9 @@ struct RawKeys {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     retention_days: Option<u32>,
+    witness_file: Option<PathBuf>,
+    witness_syslog: Option<PathBuf>,
+    witness_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -148,6 +151,15 @@ pub struct Settings {
     pub default_key_prefix: gatehouse_core::api_key::Prefix,
     /// Audit events older than this many days are deleted; 0 keeps them forever.
     pub audit_retention_days: u32,
+    /// Where checkpoints of the audit trail's head are appended (`audit.witness_file`,
+    /// default `<data dir>/audit-witness.log`).
+    pub audit_witness_file: PathBuf,
+    /// A syslog socket (unix datagram, such as `/dev/log`) that also receives every
+    /// checkpoint (`audit.witness_syslog`; none by default).
+    pub audit_witness_syslog: Option<PathBuf>,
+    /// An HTTP endpoint that is also POSTed every checkpoint as JSON
+    /// (`audit.witness_url`; none by default).
+    pub audit_witness_url: Option<String>,
     /// `tracing` filter directive, such as `info`.
     pub log_level: String,
     /// Log output format.
@@ -465,6 +477,19 @@ impl Settings {
             ));
         }
         let refresh = refresh_lifetimes(&raw.tokens)?;
+        let audit_witness_url = match raw.audit.witness_url {
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                return Err(key_error(
+                    "audit.witness_url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            url => url,
+        };
+        let audit_witness_file = raw
+            .audit
+            .witness_file
+            .unwrap_or_else(|| data_dir.join("audit-witness.log"));
         Ok(Self {
             gateway: gateway::gateway(raw.gateway, tls.as_ref())?,
             tls,
@@ -491,6 +516,9 @@ impl Settings {
             database_path,
             default_key_prefix,
             audit_retention_days: raw.audit.retention_days.unwrap_or(0),
+            audit_witness_file,
+            audit_witness_syslog: raw.audit.witness_syslog,
+            audit_witness_url,
             log_level: raw.log.level.unwrap_or_else(|| String::from("info")),
             log_format,
         })
@@ -600,6 +628,30 @@ mod tests {
             s.database_path,
             PathBuf::from("gatehouse-data/gatehouse.db")
         );
+    }
+
+    #[test]
+    fn the_audit_witness_defaults_to_the_data_dir_and_can_be_moved() {
+        let s = load_str("", &[]).unwrap();
+        assert_eq!(
+            s.audit_witness_file,
+            PathBuf::from("gatehouse-data/audit-witness.log")
+        );
+        let s = load_str(
+            "version = 1\n[audit]\nwitness_file = \"/var/log/w.log\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.audit_witness_file, PathBuf::from("/var/log/w.log"));
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_FILE", "/elsewhere/w.log")]).unwrap();
+        assert_eq!(s.audit_witness_file, PathBuf::from("/elsewhere/w.log"));
+        assert_eq!(s.audit_witness_syslog, None);
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_SYSLOG", "/dev/log")]).unwrap();
+        assert_eq!(s.audit_witness_syslog, Some(PathBuf::from("/dev/log")));
+        let s = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_URL", "https://log/cp")]).unwrap();
+        assert_eq!(s.audit_witness_url.as_deref(), Some("https://log/cp"));
+        let err = load_str("", &[("GATEHOUSE_AUDIT__WITNESS_URL", "ftp://log")]).unwrap_err();
+        assert!(err.to_string().starts_with("audit.witness_url"), "{err}");
     }
 
     #[test]

@@ -1,16 +1,19 @@
 //! `GET /admin/v1/audit`: the audit trail, filtered and paginated, and
-//! `GET /admin/v1/audit/head`: where it starts and ends (`gatehouse:audit:read`).
+//! `GET /admin/v1/audit/head`: where it starts and ends, and `GET /admin/v1/audit/verify`:
+//! the server's own check of the whole trail (`gatehouse:audit:read`).
 
 use super::error::ApiError;
 use super::extract::{ApiQuery, Caller};
-use crate::audit_log;
 use crate::state::AppState;
+use crate::{audit_integrity, audit_log};
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use gatehouse_api::audit::{AuditHead, Event};
+use gatehouse_api::audit::{
+    AuditCheckpoint, AuditHead, AuditProblem, AuditSegment, AuditVerification, Event,
+};
 use gatehouse_api::page::{DEFAULT_LIMIT, MAX_LIMIT};
-use gatehouse_api::timestamp::from_datetime;
+use gatehouse_api::timestamp::{from_datetime, to_datetime};
 use gatehouse_api::{Page, Problem};
 use gatehouse_core::audit::{ChainHash, Outcome};
 use gatehouse_core::scope::AUDIT_READ;
@@ -142,4 +145,114 @@ fn parse_filter(f: AuditFilter) -> Result<AuditQuery, ApiError> {
         order,
         limit,
     })
+}
+
+/// `GET /admin/v1/audit/verify` — checks the whole stored trail with the server's keys
+/// (`gatehouse:audit:read`): the keyed chain's MACs (only the master key can check
+/// them), the plain SHA-256 part written before it, the store against the witness's
+/// last checkpoint, and tampering recorded at earlier starts. Always 200: the answer is
+/// the report; `ok` says whether it found nothing.
+#[utoipa::path(get, path = "/admin/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = AuditVerification), (status = "4XX", body = Problem)), security(("api_key" = [])))]
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller
+        .audited(&state, "audit.verify", None, async {
+            caller.require(AUDIT_READ)?;
+            state.audit.flush().await;
+            let store = state.store.as_ref();
+            let check = audit_integrity::check_now(store, &state.audit_keys).await?;
+            let recorded: Vec<AuditProblem> = audit_integrity::recorded_detections(store)
+                .await?
+                .iter()
+                .map(|e| AuditProblem {
+                    code: e.body.reason.as_deref().unwrap_or("UNKNOWN").to_owned(),
+                    detail: e.body.target.as_deref().unwrap_or_default().to_owned(),
+                    seq: Some(e.seq),
+                })
+                .collect();
+            let problems: Vec<AuditProblem> = check
+                .problems
+                .iter()
+                .map(|p| AuditProblem {
+                    code: p.code().to_owned(),
+                    detail: p.to_string(),
+                    seq: None,
+                })
+                .collect();
+            Ok(Json(AuditVerification {
+                ok: problems.is_empty() && recorded.is_empty(),
+                first_seq: check.first_seq,
+                head_seq: check.head_seq,
+                keyed_from: check.keyed_from,
+                checked: check.checked,
+                segments: segments(check.first_seq, check.keyed_from, check.head_seq),
+                witnessed: check.witnessed.map(|c| AuditCheckpoint {
+                    seq: c.seq,
+                    hash: c.hash.to_hex(),
+                    time: to_datetime(c.time),
+                }),
+                problems,
+                recorded,
+            }))
+        })
+        .await
+}
+
+/// The unkeyed part (events written before the keyed chain) and the keyed part of
+/// the stored events `first..=head`.
+fn segments(first: u64, keyed_from: u64, head: u64) -> Vec<AuditSegment> {
+    let mut out = Vec::new();
+    if head == 0 {
+        return out;
+    }
+    if first < keyed_from {
+        out.push(AuditSegment {
+            from_seq: first,
+            to_seq: head.min(keyed_from.saturating_sub(1)),
+            chain: "sha256".into(),
+            guarantee: "unkeyed SHA-256 chain, written before the keyed chain: detects edits \
+                        only by someone who cannot recompute it (the formula is public)"
+                .into(),
+        });
+    }
+    if head >= keyed_from.max(first) {
+        out.push(AuditSegment {
+            from_seq: keyed_from.max(first),
+            to_seq: head,
+            chain: "hmac-sha256".into(),
+            guarantee: "keyed chain (HMAC-SHA256 under a key derived from the master key): \
+                        forging or recomputing it needs the master key"
+                .into(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segments;
+
+    #[test]
+    fn segments_split_at_the_keyed_boundary() {
+        assert!(segments(1, 1, 0).is_empty());
+        let keyed = segments(1, 1, 9);
+        assert_eq!(keyed.len(), 1);
+        assert_eq!((keyed[0].from_seq, keyed[0].to_seq), (1, 9));
+        assert_eq!(keyed[0].chain, "hmac-sha256");
+        let both = segments(1, 5, 9);
+        assert_eq!(
+            (both[0].from_seq, both[0].to_seq, both[0].chain.as_str()),
+            (1, 4, "sha256")
+        );
+        assert_eq!((both[1].from_seq, both[1].to_seq), (5, 9));
+        let pruned_past_boundary = segments(7, 5, 9);
+        assert_eq!(pruned_past_boundary.len(), 1);
+        assert_eq!(pruned_past_boundary[0].from_seq, 7);
+        let unkeyed_only = segments(1, 10, 9);
+        assert_eq!(unkeyed_only.len(), 1);
+        assert_eq!(unkeyed_only[0].to_seq, 9);
+    }
 }

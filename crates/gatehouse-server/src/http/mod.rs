@@ -59,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/keys/{id}/rotate", post(keys::rotate))
         .route("/audit", get(audit::list))
         .route("/audit/head", get(audit::head))
+        .route("/audit/verify", get(audit::verify))
         .route("/clients", get(clients::list).post(clients::create))
         .route(
             "/clients/{id}",

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
         super::keys::create, super::keys::list, super::keys::show, super::keys::update,
         super::keys::revoke, super::keys::rotate, super::keys::delete,
         super::verify::verify, super::audit::list, super::audit::head,
+        super::audit::verify,
         super::signing_keys::list, super::signing_keys::rotate, super::signing_keys::withdraw,
         super::well_known::jwks,
         super::clients::create, super::clients::list, super::clients::show,

@@ -2,9 +2,9 @@
 //! and where it ends are known, so deleting its oldest events does not pass for
 //! retention.
 
-use crate::support::{START, TestApp, spawn_app};
+use crate::support::{START, TestApp, chain_key, spawn_app};
 use gatehouse_api::audit::{AuditHead, Event};
-use gatehouse_core::audit::{AuditEvent, ChainBreak, verify_chain};
+use gatehouse_core::audit::{AuditEvent, ChainBreak, Links, verify_chain};
 use gatehouse_server::audit_log;
 use reqwest::Method;
 
@@ -76,7 +76,7 @@ async fn retention_moves_the_start_and_a_deletion_past_it_is_evident() {
     let events = chain(&app.audit("").await);
     assert_eq!(events[0].seq, 5);
     assert_eq!(
-        verify_chain(&events, head.first_seq),
+        verify_chain(&events, head.first_seq, &Links::keyed(1, &chain_key())),
         Ok(events.len() as u64)
     );
     // A run that deletes nothing leaves the start where it is.
@@ -100,7 +100,7 @@ async fn retention_moves_the_start_and_a_deletion_past_it_is_evident() {
     assert_eq!(head.first_seq, 5);
     let events = chain(&app.audit("").await);
     assert_eq!(
-        verify_chain(&events, head.first_seq),
+        verify_chain(&events, head.first_seq, &Links::keyed(1, &chain_key())),
         Err(ChainBreak::MissingStart {
             seq: events[0].seq,
             expected: 5

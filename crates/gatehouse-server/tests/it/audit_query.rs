@@ -1,8 +1,8 @@
 //! Reading the audit trail: filters, cursor pagination in both orders,
 //! read-your-writes, and the hash chain checked by core's `verify_chain`.
 
-use crate::support::{at, spawn_app, with_bad_checksum};
-use gatehouse_core::audit::{AuditEvent, ChainBreak, verify_chain};
+use crate::support::{at, chain_key, spawn_app, with_bad_checksum};
+use gatehouse_core::audit::{AuditEvent, ChainBreak, Links, verify_chain};
 use reqwest::Method;
 use serde_json::json;
 
@@ -161,17 +161,20 @@ async fn the_trail_is_a_valid_hash_chain_without_secrets() {
         .iter()
         .map(|e| AuditEvent::try_from(e).expect("well-formed event"))
         .collect();
-    assert_eq!(verify_chain(&chain, 1), Ok(events.len() as u64));
+    assert_eq!(
+        verify_chain(&chain, 1, &Links::keyed(1, &chain_key())),
+        Ok(events.len() as u64)
+    );
     let mut altered = chain.clone();
     altered[2].body.principal = Some("mallory".into());
     assert_eq!(
-        verify_chain(&altered, 1),
+        verify_chain(&altered, 1, &Links::keyed(1, &chain_key())),
         Err(ChainBreak::Altered { seq: 3 })
     );
     let mut gapped = chain.clone();
     gapped.remove(3);
     assert_eq!(
-        verify_chain(&gapped, 1),
+        verify_chain(&gapped, 1, &Links::keyed(1, &chain_key())),
         Err(ChainBreak::Gap {
             seq: 5,
             expected: 4

@@ -7,6 +7,7 @@ mod audit;
 mod audit_head;
 mod audit_once;
 mod audit_query;
+mod audit_tamper;
 mod authorization;
 mod authorize;
 mod bad_bodies;

@@ -77,7 +77,11 @@ async fn every_key_survives_a_restart_and_no_second_admin_key_is_made() {
         .map(|e| gatehouse_core::audit::AuditEvent::try_from(e).unwrap())
         .collect();
     assert_eq!(
-        gatehouse_core::audit::verify_chain(&chain, 1),
+        gatehouse_core::audit::verify_chain(
+            &chain,
+            1,
+            &gatehouse_core::audit::Links::keyed(1, &crate::support::chain_key())
+        ),
         Ok(events.len() as u64)
     );
 }

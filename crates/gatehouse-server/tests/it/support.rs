@@ -110,6 +110,17 @@ impl Reply {
     }
 }
 
+/// The master key every test server runs with.
+pub fn master_key() -> MasterKey {
+    MasterKey::from_hex(&"11".repeat(32), "test").expect("master key")
+}
+
+/// How a test checks a trail its server wrote from the start: keyed from event 1,
+/// under the test master key's chain key.
+pub fn chain_key() -> gatehouse_core::audit::MacKey {
+    gatehouse_server::audit_log::chain_key(&master_key())
+}
+
 /// Starts a fresh server over an empty data directory.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with("").await
@@ -157,7 +168,7 @@ async fn start(dir: &TempDir, clock: &Arc<ManualClock>, listen: &str) -> Running
     let file = config_path(dir);
     let file = file.exists().then_some(file.as_path());
     let settings = Settings::load(file, std::iter::empty(), &overrides).expect("settings");
-    let master_key = MasterKey::from_hex(&"11".repeat(32), "test").expect("master key");
+    let master_key = master_key();
     let clock: Arc<dyn gatehouse_server::Clock> = clock.clone();
     gatehouse_server::start(settings, clock, &master_key)
         .await
@@ -176,8 +187,14 @@ impl TestApp {
     /// address (so the issuer of tokens stays the same). Returns the admin key the new
     /// start created, if it (wrongly) made one.
     pub async fn restart(&mut self) -> Option<String> {
-        let addr = self.base.trim_start_matches("http://").to_owned();
         self.stop().await;
+        self.start_again().await
+    }
+
+    /// Starts a server again on the stopped one's data directory, clock and address;
+    /// returns the admin key it created, if it (wrongly) made one.
+    pub async fn start_again(&mut self) -> Option<String> {
+        let addr = self.base.trim_start_matches("http://").to_owned();
         let mut server = start(&self.dir, &self.clock, &addr).await;
         let second_admin = server.take_admin_key().map(|k| k.reveal().to_owned());
         self.base = format!("http://{}", server.addr());

@@ -1,6 +1,6 @@
 use crate::{AuditQuery, Order, Pruned, Store, StoreError};
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{AuditEvent, Chain, EventBody, Outcome, verify_chain};
+use gatehouse_core::audit::{AuditEvent, Chain, EventBody, Links, MacKey, Outcome, verify_chain};
 
 fn body(n: i64, principal: &str, action: &str, outcome: Outcome) -> EventBody {
     EventBody {
@@ -28,7 +28,7 @@ fn body(n: i64, principal: &str, action: &str, outcome: Outcome) -> EventBody {
 
 /// Ten events: even ones by alice (allowed), odd ones by bob (denied).
 fn ten_events() -> Vec<AuditEvent> {
-    let mut chain = Chain::new();
+    let mut chain = Chain::new(test_key());
     (0..10)
         .map(|n| {
             let (who, outcome) = if n % 2 == 0 {
@@ -60,7 +60,10 @@ pub async fn appended_events_read_back_with_their_chain(store: &dyn Store) {
     store.append_audit(&events[4..]).await.unwrap();
     let read = store.query_audit(&all(Order::Ascending)).await.unwrap();
     assert_eq!(read, events);
-    assert_eq!(verify_chain(&read, 1), Ok(10));
+    assert_eq!(
+        verify_chain(&read, 1, &Links::keyed(1, &test_key())),
+        Ok(10)
+    );
 }
 
 pub async fn head_is_the_newest_event(store: &dyn Store) {
@@ -92,7 +95,7 @@ pub async fn taken_sequence_number_is_a_conflict(store: &dyn Store) {
 /// A large batch whose conflict comes in its middle, after rows were already written
 /// in the same statement and before rows still to come, is refused whole.
 pub async fn batch_with_a_conflict_inside_writes_nothing(store: &dyn Store) {
-    let mut chain = Chain::new();
+    let mut chain = Chain::new(test_key());
     let events: Vec<_> = (0..300)
         .map(|n| chain.append(body(n, "alice", "gateway.request", Outcome::Allowed)))
         .collect();
@@ -194,7 +197,7 @@ pub async fn prune_keeps_the_newest_event(store: &dyn Store) {
     assert_eq!(pruned.deleted, 3);
     let rest = store.query_audit(&all(Order::Ascending)).await.unwrap();
     assert_eq!(seqs(&rest), [4, 5, 6, 7, 8, 9, 10]);
-    assert_eq!(verify_chain(&rest, 4), Ok(7));
+    assert_eq!(verify_chain(&rest, 4, &Links::keyed(1, &test_key())), Ok(7));
     let pruned = store
         .prune_audit(UnixTime::from_millis(i64::MAX))
         .await
@@ -239,7 +242,7 @@ pub async fn prune_reports_where_the_trail_now_starts(store: &dyn Store) {
 pub async fn prune_deletes_a_run_from_the_start_even_if_times_step_back(store: &dyn Store) {
     // Event 3 is stamped later than event 4: a clock that stepped back. Pruning up to
     // event 4 takes 3 with it rather than leave a hole in the chain.
-    let mut chain = Chain::new();
+    let mut chain = Chain::new(test_key());
     let times = [1, 2, 50, 4, 60, 70];
     let events: Vec<AuditEvent> = times
         .iter()
@@ -260,5 +263,10 @@ pub async fn prune_deletes_a_run_from_the_start_even_if_times_step_back(store: &
     );
     let rest = store.query_audit(&all(Order::Ascending)).await.unwrap();
     assert_eq!(seqs(&rest), [5, 6]);
-    assert_eq!(verify_chain(&rest, 5), Ok(2));
+    assert_eq!(verify_chain(&rest, 5, &Links::keyed(1, &test_key())), Ok(2));
+}
+
+/// The chain key of these tests (the server derives its own from the master key).
+fn test_key() -> MacKey {
+    MacKey::new(&gatehouse_core::Secret::new([7; 32]))
 }

@@ -1,0 +1,265 @@
+//! Whether the stored audit trail is the one this server wrote.
+//!
+//! Checked at every start, before the writer continues the chain, and on demand by
+//! `GET /admin/v1/audit/verify` (`gatehouse audit verify`):
+//!
+//! - the whole chain, events before the keyed boundary by plain SHA-256 and events from
+//!   it on by their MAC under the chain key — an edit recomputed with SHA-256 fails;
+//! - the store against the witness's last checkpoint — a trail cut short, emptied or
+//!   rolled back to an older copy is behind it, or holds another event at its place;
+//! - the boundary against the witness — moving it would pass keyed events off as
+//!   unkeyed ones;
+//! - that the witness is there at all once the trail has been witnessed.
+//!
+//! The check reads the whole trail a page at a time: its cost grows linearly with the
+//! trail (bounded by retention), and memory holds one page.
+
+use crate::audit_log;
+use crate::audit_witness;
+use gatehouse_core::audit::checkpoint::{Checkpoint, StoredTrail, Tamper, compare};
+use gatehouse_core::audit::{AuditEvent, ChainBreak, ChainHash, Links, MacKey, verify_chain};
+use gatehouse_store::{AuditQuery, Order, Store, StoreError};
+use std::path::PathBuf;
+
+/// The meta setting holding the first event of the keyed chain.
+pub const KEYED_FROM: &str = "audit_keyed_from";
+/// The action of the event recording a detection.
+pub const TAMPER_DETECTED: &str = "audit.tamper_detected";
+const PAGE: u32 = 1_000;
+
+/// The keys and the witness a check uses.
+#[derive(Debug, Clone)]
+pub struct TrailKeys {
+    /// The keyed chain's key.
+    pub chain: MacKey,
+    /// The checkpoints' key.
+    pub checkpoint: MacKey,
+    /// The witness file.
+    pub witness_file: PathBuf,
+}
+
+/// What a check found.
+#[derive(Debug, Clone)]
+pub struct TrailCheck {
+    /// The oldest event the trail must hold (the retention watermark).
+    pub first_seq: u64,
+    /// The newest stored event; 0 if none.
+    pub head_seq: u64,
+    /// The first keyed event.
+    pub keyed_from: u64,
+    /// Events whose links were checked.
+    pub checked: u64,
+    /// The last checkpoint witnessed, if any.
+    pub witnessed: Option<Checkpoint>,
+    /// Everything that shows tampering; empty when the trail is intact.
+    pub problems: Vec<Tamper>,
+}
+
+/// The keyed boundary as recorded in the store; `None` if absent or not a number.
+pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, StoreError> {
+    // Garbage reads as no boundary, which the witness then reports as moved: refusing
+    // to start over it would make overwriting one setting a denial of service.
+    Ok(store
+        .meta(KEYED_FROM)
+        .await?
+        .and_then(|value| value.parse().ok()))
+}
+
+/// The check at start; also settles the keyed boundary. The witness's boundary wins
+/// when there is one: it is MAC'd, the store's is not, so a boundary moved or removed
+/// in the store is reported and put back (and the events it tried to pass off as
+/// unkeyed are checked as keyed). Without a witness and without a recorded boundary —
+/// a trail written by a version before the keyed chain, or a new store — the boundary
+/// is the event after the stored head (1 for a new store): every event written before
+/// stays plain SHA-256, every later one is keyed.
+pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
+    let witnessed = audit_witness::read(&keys.witness_file, &keys.checkpoint)
+        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
+    let recorded = recorded_keyed_from(store).await?;
+    let boundary = match (witnessed.last, recorded) {
+        (Some(checkpoint), _) => checkpoint.keyed_from,
+        (None, Some(recorded)) => recorded,
+        (None, None) => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
+    };
+    let check = check(store, keys, boundary, recorded).await?;
+    if recorded != Some(boundary) {
+        store.set_meta(KEYED_FROM, &boundary.to_string()).await?;
+    }
+    Ok(check)
+}
+
+/// The check as `GET /admin/v1/audit/verify` runs it.
+pub async fn check_now(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
+    let recorded = recorded_keyed_from(store).await?;
+    let boundary = recorded.unwrap_or(u64::MAX);
+    check(store, keys, boundary, recorded).await
+}
+
+async fn check(
+    store: &dyn Store,
+    keys: &TrailKeys,
+    keyed_from: u64,
+    recorded_keyed_from: Option<u64>,
+) -> anyhow::Result<TrailCheck> {
+    // The witness first: a checkpoint written while the store is read names an event
+    // already committed, never one past what the store is then found to hold.
+    let witness = audit_witness::read(&keys.witness_file, &keys.checkpoint)
+        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
+    let first_seq = audit_log::first_seq(store).await?;
+    let mut problems = Vec::new();
+    if witness.invalid_lines > 0 {
+        problems.push(Tamper::WitnessInvalid {
+            lines: witness.invalid_lines,
+        });
+    }
+    let links = Links::keyed(keyed_from, &keys.chain);
+    let walked = walk_chain(store, first_seq, &links).await?;
+    match &walked.result {
+        Ok(()) => {}
+        Err(Broken::Chain(broken)) => problems.push(Tamper::ChainBroken(*broken)),
+        Err(Broken::Unreadable(detail)) => problems.push(Tamper::Unreadable {
+            after: walked.head_seq,
+            detail: detail.clone(),
+        }),
+    }
+    if witness.last.is_none() && recorded_keyed_from.is_some() {
+        // The boundary is recorded at the start that first writes a checkpoint.
+        problems.push(Tamper::WitnessMissing);
+    }
+    if let Some(checkpoint) = witness.last {
+        let stored = StoredTrail {
+            head_seq: walked.head_seq,
+            // An event that cannot be read is not the witnessed one.
+            hash_at_witnessed: match hash_at(store, checkpoint.seq).await {
+                Err(StoreError::Corrupt(_)) => None,
+                other => other?,
+            },
+            witnessed_pruned: checkpoint.seq < first_seq,
+            keyed_from: recorded_keyed_from,
+        };
+        problems.extend(compare(&checkpoint, &stored));
+    }
+    Ok(TrailCheck {
+        first_seq,
+        head_seq: walked.head_seq,
+        keyed_from,
+        checked: walked.checked,
+        witnessed: witness.last,
+        problems,
+    })
+}
+
+struct Walked {
+    checked: u64,
+    /// The last event read (the stored head, unless `result` is unreadable).
+    head_seq: u64,
+    result: Result<(), Broken>,
+}
+
+enum Broken {
+    Chain(ChainBreak),
+    /// A page did not decode: the walk stops there. Reported rather than failing the
+    /// start, so that overwriting a field with garbage is not a way to stop the server.
+    Unreadable(String),
+}
+
+/// Verifies the stored trail from `first_seq`, a page at a time.
+async fn walk_chain(
+    store: &dyn Store,
+    first_seq: u64,
+    links: &Links<'_>,
+) -> Result<Walked, StoreError> {
+    let mut checked = 0;
+    let mut last: Option<(u64, ChainHash)> = None;
+    let mut result = Ok(());
+    loop {
+        let page = store
+            .query_audit(&AuditQuery {
+                after_seq: last.map(|(seq, _)| seq),
+                order: Order::Ascending,
+                limit: PAGE,
+                ..AuditQuery::default()
+            })
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(StoreError::Corrupt(detail)) => {
+                result = Err(Broken::Unreadable(detail));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        if result.is_ok() {
+            result = verify_page(&page, first_seq, last, links)
+                .map(|n| checked += n)
+                .map_err(Broken::Chain);
+        }
+        match page.last() {
+            Some(event) => last = Some((event.seq, event.hash)),
+            None => break,
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(Walked {
+        checked,
+        head_seq: last.map_or(0, |(seq, _)| seq),
+        result,
+    })
+}
+
+/// One page, continuing after `previous` (the last event of the page before).
+fn verify_page(
+    page: &[AuditEvent],
+    first_seq: u64,
+    previous: Option<(u64, ChainHash)>,
+    links: &Links<'_>,
+) -> Result<u64, ChainBreak> {
+    let Some(first) = page.first() else {
+        return Ok(0);
+    };
+    let expected_first = match previous {
+        None => first_seq,
+        Some((seq, hash)) => {
+            if first.seq == seq + 1 && first.prev_hash != hash {
+                return Err(ChainBreak::Unlinked { seq: first.seq });
+            }
+            if first.seq != seq + 1 {
+                return Err(ChainBreak::Gap {
+                    seq: first.seq,
+                    expected: seq + 1,
+                });
+            }
+            first.seq
+        }
+    };
+    verify_chain(page, expected_first, links)
+}
+
+async fn hash_at(store: &dyn Store, seq: u64) -> Result<Option<ChainHash>, StoreError> {
+    if seq == 0 {
+        return Ok(None);
+    }
+    let found = store
+        .query_audit(&AuditQuery {
+            after_seq: Some(seq - 1),
+            order: Order::Ascending,
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await?;
+    Ok(found.first().filter(|e| e.seq == seq).map(|e| e.hash))
+}
+
+/// Past detections recorded in the trail: each `audit.tamper_detected` event.
+pub async fn recorded_detections(store: &dyn Store) -> Result<Vec<AuditEvent>, StoreError> {
+    store
+        .query_audit(&AuditQuery {
+            action: Some(TAMPER_DETECTED.to_owned()),
+            order: Order::Ascending,
+            limit: PAGE,
+            ..AuditQuery::default()
+        })
+        .await
+}
