@@ -19,12 +19,7 @@ async fn caddy_forward_auth_protects_an_upstream_through_forward_auth() {
 
     // Caddy passes Gatehouse's refusal on as it is.
     front::attacks_are_stopped(&app, &front, &upstream, Statuses { bad_check: 400 }).await;
-    let reasons: Vec<_> = app
-        .audit("action=gateway.forward_auth&outcome=denied")
-        .await
-        .into_iter()
-        .filter_map(|e| e.reason)
-        .collect();
+    let reasons = front::refusal_reasons(&app).await;
     assert!(
         reasons.iter().any(|r| r == "client_sent_identity_header"),
         "{reasons:?}"

@@ -136,6 +136,9 @@ pub async fn attacks_are_stopped(
     let other = app.create_key("other", &["invoices:read"]).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let get = |path: &str| client.get(format!("{}{path}", front.url));
+    let with_header = |path: &str, name: &str, value: &str| {
+        get(path).bearer_auth(&key.key).header(name, value).send()
+    };
 
     assert_eq!(get("/orders/1").send().await.unwrap().status(), 401);
     let reply = get("/orders/1")
@@ -158,12 +161,7 @@ pub async fn attacks_are_stopped(
         ("X-Original-URL", "/orders/1"),
         ("X-Forwarded-Method", "GET"),
     ] {
-        let reply = get("/admin/secret")
-            .bearer_auth(&key.key)
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
+        let reply = with_header("/admin/secret", name, value).await.unwrap();
         assert!(
             !reply.status().is_success(),
             "{name}: {} reached /admin/secret with orders:read",
@@ -176,24 +174,14 @@ pub async fn attacks_are_stopped(
         ("X-Gatehouse-Identity", "eyJforged"),
         ("X-Gatehouse-Subject", "root"),
     ] {
-        let reply = get("/orders/1")
-            .bearer_auth(&key.key)
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
+        let reply = with_header("/orders/1", name, value).await.unwrap();
         assert_eq!(reply.status(), statuses.bad_check, "{name}");
     }
     for (name, value) in [
         ("X_Gatehouse_Subject", "root"),
         ("X.Gatehouse.Scopes", "admin:all"),
     ] {
-        let reply = get("/orders/1")
-            .bearer_auth(&key.key)
-            .header(name, value)
-            .send()
-            .await
-            .unwrap();
+        let reply = with_header("/orders/1", name, value).await.unwrap();
         if reply.status().is_success() {
             let seen = upstream.last();
             assert!(seen.header(name).is_none(), "{name} reached the upstream");
@@ -240,4 +228,13 @@ pub async fn attacks_are_stopped(
     let reply = get("/orders/1").bearer_auth(&key.key).send().await.unwrap();
     assert_eq!(reply.status(), 401);
     assert_eq!(upstream.hits(), before + 1);
+}
+
+/// The reasons of the forward-auth checks Gatehouse refused.
+pub async fn refusal_reasons(app: &TestApp) -> Vec<String> {
+    app.audit("action=gateway.forward_auth&outcome=denied")
+        .await
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
 }

@@ -27,12 +27,7 @@ async fn nginx_auth_request_protects_an_upstream_through_forward_auth() {
 
     // nginx's auth_request knows only 2xx, 401 and 403: a 400 becomes its 500.
     front::attacks_are_stopped(&app, &front, &upstream, Statuses { bad_check: 500 }).await;
-    let reasons: Vec<_> = app
-        .audit("action=gateway.forward_auth&outcome=denied")
-        .await
-        .into_iter()
-        .filter_map(|e| e.reason)
-        .collect();
+    let reasons = front::refusal_reasons(&app).await;
     assert!(
         reasons.iter().any(|r| r == "conflicting_forwarded_headers"),
         "{reasons:?}"
