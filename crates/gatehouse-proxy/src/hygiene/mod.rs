@@ -7,7 +7,10 @@
 //!   hyper drops `Content-Length` from the header map, decodes the body as chunked and
 //!   closes the connection after answering (RFC 9112 §6.1), so bytes after the chunked
 //!   body are never parsed as a second request. The service sees a clean chunked
-//!   request; [`Refusal::BothLengthAndChunked`] cannot arise behind it.
+//!   request; [`Refusal::BothLengthAndChunked`] cannot arise behind it. Gatehouse's
+//!   listener therefore refuses the shape itself, from the raw head, before hyper
+//!   reads it (`gatehouse-server`'s `listener/head.rs`, with a bare LF line ending
+//!   and a second `Host`, which hyper also accepts).
 //! - Two equal `Content-Length` lines: hyper keeps one. Differing values, a list
 //!   (`5, 5`), a sign (`+5`) or other non-digits: hyper answers 400 itself.
 //! - A `Transfer-Encoding` whose last coding is not `chunked` (`gzip`,
