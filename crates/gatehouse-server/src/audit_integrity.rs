@@ -1,18 +1,25 @@
 //! Whether the stored audit trail is the one this server wrote.
 //!
-//! Checked at every start, before the writer continues the chain, and on demand by
-//! `GET /admin/v1/audit/verify` (`gatehouse audit verify`):
+//! What is checked:
 //!
-//! - the whole chain, events before the keyed boundary by plain SHA-256 and events from
-//!   it on by their MAC under the chain key — an edit recomputed with SHA-256 fails;
+//! - the chain, events before the keyed boundary by plain SHA-256 and events from it on
+//!   by their MAC under the chain key — an edit recomputed with SHA-256 fails;
 //! - the store against the witness's last checkpoint — a trail cut short, emptied or
 //!   rolled back to an older copy is behind it, or holds another event at its place;
 //! - the boundary against the witness — moving it would pass keyed events off as
 //!   unkeyed ones;
 //! - that the witness is there at all once the trail has been witnessed.
 //!
-//! The check reads the whole trail a page at a time: its cost grows linearly with the
-//! trail (bounded by retention), and memory holds one page.
+//! When: a start checks, before the writer continues the chain, everything but the
+//! links up to the last checkpoint ([`check_at_start`]): the witness comparisons and
+//! the links from the witnessed event to the head, anchored at the witnessed hash.
+//! That is work bounded by what was written after the last checkpoint (about a second
+//! of events), not by the trail: walking a million events takes about 8 s, and an
+//! authentication gateway must not take minutes to come back. The links before the
+//! checkpoint are then walked in the background ([`check_before_anchor`]), and found
+//! tampering is reported the same way, seconds later. `GET /admin/v1/audit/verify`
+//! walks everything on demand ([`check_now`]). A walk reads a page at a time: memory
+//! holds one page.
 
 use crate::audit_log;
 use crate::audit_witness;
@@ -51,6 +58,9 @@ pub struct TrailCheck {
     pub checked: u64,
     /// The last checkpoint witnessed, if any.
     pub witnessed: Option<Checkpoint>,
+    /// A start's check: the witnessed event its walk started from (found as
+    /// witnessed); the links up to it are [`check_before_anchor`]'s.
+    pub anchor: Option<(u64, ChainHash)>,
     /// Everything that shows tampering; empty when the trail is intact.
     pub problems: Vec<Tamper>,
 }
@@ -72,6 +82,9 @@ pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, Store
 /// a trail written by a version before the keyed chain, or a new store — the boundary
 /// is the event after the stored head (1 for a new store): every event written before
 /// stays plain SHA-256, every later one is keyed.
+///
+/// Links are walked only from the last witnessed event (when the store still holds
+/// it, with the witnessed hash) to the head; [`check_before_anchor`] walks the rest.
 pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
     let witnessed = audit_witness::read(&keys.witness_file, &keys.checkpoint)
         .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
@@ -81,18 +94,43 @@ pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Resu
         (None, Some(recorded)) => recorded,
         (None, None) => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
     };
-    let check = check(store, keys, boundary, recorded).await?;
+    let check = check(store, keys, boundary, recorded, Span::FromAnchor).await?;
     if recorded != Some(boundary) {
         store.set_meta(KEYED_FROM, &boundary.to_string()).await?;
     }
     Ok(check)
 }
 
-/// The check as `GET /admin/v1/audit/verify` runs it.
+/// The links the start left out: from the oldest kept event up to the anchor it
+/// walked from (the whole trail when there was none). Only what a walk finds — a
+/// broken link, an unreadable event — since the start reported the rest.
+pub async fn check_before_anchor(
+    store: &dyn Store,
+    keys: &TrailKeys,
+    start: &TrailCheck,
+) -> Result<Vec<Tamper>, StoreError> {
+    let first_seq = audit_log::first_seq(store).await?;
+    let links = Links::keyed(start.keyed_from, &keys.chain);
+    let until = start.anchor.map(|(seq, _)| seq);
+    let walked = walk_chain(store, first_seq, None, until, &links).await?;
+    Ok(walk_findings(&walked).into_iter().collect())
+}
+
+/// The check as `GET /admin/v1/audit/verify` runs it: every link.
 pub async fn check_now(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
     let recorded = recorded_keyed_from(store).await?;
     let boundary = recorded.unwrap_or(u64::MAX);
-    check(store, keys, boundary, recorded).await
+    check(store, keys, boundary, recorded, Span::Whole).await
+}
+
+/// Which links a check walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    /// From the oldest kept event to the head.
+    Whole,
+    /// From the last witnessed event to the head, when the store holds it as
+    /// witnessed; none otherwise.
+    FromAnchor,
 }
 
 async fn check(
@@ -100,6 +138,7 @@ async fn check(
     keys: &TrailKeys,
     keyed_from: u64,
     recorded_keyed_from: Option<u64>,
+    span: Span,
 ) -> anyhow::Result<TrailCheck> {
     // The witness first: a checkpoint written while the store is read names an event
     // already committed, never one past what the store is then found to hold.
@@ -112,16 +151,31 @@ async fn check(
             lines: witness.invalid_lines,
         });
     }
+    let hash_at_witnessed = match witness.last {
+        // An event that cannot be read is not the witnessed one.
+        Some(checkpoint) => match hash_at(store, checkpoint.seq).await {
+            Err(StoreError::Corrupt(_)) => None,
+            other => other?,
+        },
+        None => None,
+    };
+    let anchor = witness
+        .last
+        .filter(|checkpoint| hash_at_witnessed == Some(checkpoint.hash))
+        .map(|checkpoint| (checkpoint.seq, checkpoint.hash));
     let links = Links::keyed(keyed_from, &keys.chain);
-    let walked = walk_chain(store, first_seq, &links).await?;
-    match &walked.result {
-        Ok(()) => {}
-        Err(Broken::Chain(broken)) => problems.push(Tamper::ChainBroken(*broken)),
-        Err(Broken::Unreadable(detail)) => problems.push(Tamper::Unreadable {
-            after: walked.head_seq,
-            detail: detail.clone(),
-        }),
-    }
+    let walked = match (span, anchor) {
+        (Span::Whole, _) => walk_chain(store, first_seq, None, None, &links).await?,
+        (Span::FromAnchor, Some(anchor)) => {
+            walk_chain(store, first_seq, Some(anchor), None, &links).await?
+        }
+        (Span::FromAnchor, None) => Walked {
+            checked: 0,
+            head_seq: store.audit_head().await?.map_or(0, |(seq, _)| seq),
+            result: Ok(()),
+        },
+    };
+    problems.extend(walk_findings(&walked));
     if witness.last.is_none() && recorded_keyed_from.is_some() {
         // The boundary is recorded at the start that first writes a checkpoint.
         problems.push(Tamper::WitnessMissing);
@@ -129,11 +183,7 @@ async fn check(
     if let Some(checkpoint) = witness.last {
         let stored = StoredTrail {
             head_seq: walked.head_seq,
-            // An event that cannot be read is not the witnessed one.
-            hash_at_witnessed: match hash_at(store, checkpoint.seq).await {
-                Err(StoreError::Corrupt(_)) => None,
-                other => other?,
-            },
+            hash_at_witnessed,
             witnessed_pruned: checkpoint.seq < first_seq,
             keyed_from: recorded_keyed_from,
         };
@@ -145,8 +195,24 @@ async fn check(
         keyed_from,
         checked: walked.checked,
         witnessed: witness.last,
+        anchor: match span {
+            Span::Whole => None,
+            Span::FromAnchor => anchor,
+        },
         problems,
     })
+}
+
+/// What a walk found wrong, if anything.
+fn walk_findings(walked: &Walked) -> Option<Tamper> {
+    match &walked.result {
+        Ok(()) => None,
+        Err(Broken::Chain(broken)) => Some(Tamper::ChainBroken(*broken)),
+        Err(Broken::Unreadable(detail)) => Some(Tamper::Unreadable {
+            after: walked.head_seq,
+            detail: detail.clone(),
+        }),
+    }
 }
 
 struct Walked {
@@ -163,14 +229,17 @@ enum Broken {
     Unreadable(String),
 }
 
-/// Verifies the stored trail from `first_seq`, a page at a time.
+/// Verifies the stored trail a page at a time: from `first_seq`, or from just after
+/// `start` (an event known good, and its hash), up to `until` (inclusive) or the head.
 async fn walk_chain(
     store: &dyn Store,
     first_seq: u64,
+    start: Option<(u64, ChainHash)>,
+    until: Option<u64>,
     links: &Links<'_>,
 ) -> Result<Walked, StoreError> {
     let mut checked = 0;
-    let mut last: Option<(u64, ChainHash)> = None;
+    let mut last: Option<(u64, ChainHash)> = start;
     let mut result = Ok(());
     loop {
         let page = store
@@ -181,7 +250,7 @@ async fn walk_chain(
                 ..AuditQuery::default()
             })
             .await;
-        let page = match page {
+        let mut page = match page {
             Ok(page) => page,
             Err(StoreError::Corrupt(detail)) => {
                 result = Err(Broken::Unreadable(detail));
@@ -189,6 +258,11 @@ async fn walk_chain(
             }
             Err(e) => return Err(e),
         };
+        let full = page.len() == PAGE as usize;
+        let past_until = until.is_some_and(|until| page.last().is_some_and(|e| e.seq >= until));
+        if let Some(until) = until {
+            page.retain(|event| event.seq <= until);
+        }
         if result.is_ok() {
             result = verify_page(&page, first_seq, last, links)
                 .map(|n| checked += n)
@@ -198,7 +272,7 @@ async fn walk_chain(
             Some(event) => last = Some((event.seq, event.hash)),
             None => break,
         }
-        if page.len() < PAGE as usize {
+        if !full || past_until {
             break;
         }
     }

@@ -31,6 +31,9 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Signs of tampering with the audit trail found by the check at start (0: none).
     pub audit_tamper_detected: AtomicU64,
+    /// 1 once the background walk of the links before the last checkpoint, which
+    /// follows a start, has finished (its findings are in `audit_tamper_detected`).
+    pub audit_trail_checked: AtomicU64,
 }
 
 impl Metrics {
@@ -94,6 +97,12 @@ impl Metrics {
                 "gauge",
                 "Signs of audit trail tampering found at start; anything but 0 needs investigating.",
                 &self.audit_tamper_detected,
+            ),
+            (
+                "gatehouse_audit_trail_checked",
+                "gauge",
+                "1 once the whole audit trail has been checked since the start.",
+                &self.audit_trail_checked,
             ),
             (
                 "gatehouse_keys_loaded",

@@ -133,17 +133,35 @@ async fn verification(app: &TestApp) -> AuditVerification {
     app.get("/admin/v1/audit/verify").await.expect(200).json()
 }
 
-async fn tamper_metric(app: &TestApp) -> u64 {
+async fn metric(app: &TestApp, name: &str) -> u64 {
     let text = app
         .send(app.request(Method::GET, "/metrics"))
         .await
         .expect(200)
         .text();
     text.lines()
-        .find_map(|l| l.strip_prefix("gatehouse_audit_tamper_detected "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .expect("the metric is exported")
         .parse()
         .expect("a number")
+}
+
+async fn tamper_metric(app: &TestApp) -> u64 {
+    metric(app, "gatehouse_audit_tamper_detected").await
+}
+
+/// Starts the stopped server again and waits for the background walk of the links
+/// before the last checkpoint that follows every start.
+async fn restart(app: &mut TestApp) {
+    app.start_again().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while metric(app, "gatehouse_audit_trail_checked").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trail was not checked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// The start that followed the tampering found it: an `audit.tamper_detected` event
@@ -166,7 +184,7 @@ async fn assert_detected(app: &TestApp, code: &str) -> AuditVerification {
 #[tokio::test]
 async fn an_untouched_restart_is_a_keyed_trail_that_verifies() {
     let mut app = stopped_app_with_events().await;
-    app.start_again().await;
+    restart(&mut app).await;
     assert_eq!(tamper_metric(&app).await, 0);
     let report = verification(&app).await;
     assert!(report.ok, "{report:?}");
@@ -195,7 +213,7 @@ async fn an_untouched_restart_is_a_keyed_trail_that_verifies() {
 async fn events_deleted_from_the_end_while_stopped_are_found_at_start() {
     let mut app = stopped_app_with_events().await;
     execute(&app, "DELETE FROM audit_events WHERE seq > 7").await;
-    app.start_again().await;
+    restart(&mut app).await;
     let report = assert_detected(&app, "BEHIND_WITNESS").await;
     // The trail now continues past 7; the witness still holds the head it had.
     assert!(report.head_seq > 7);
@@ -205,7 +223,7 @@ async fn events_deleted_from_the_end_while_stopped_are_found_at_start() {
 async fn an_emptied_trail_is_found_at_start() {
     let mut app = stopped_app_with_events().await;
     execute(&app, "DELETE FROM audit_events").await;
-    app.start_again().await;
+    restart(&mut app).await;
     let events = app.audit("action=audit.tamper_detected").await;
     assert!(
         events[0]
@@ -222,7 +240,7 @@ async fn an_emptied_trail_is_found_at_start() {
 async fn an_event_edited_and_rehashed_with_sha256_is_found_at_start() {
     let mut app = stopped_app_with_events().await;
     rehash_with_sha256(&app, 3, "mallory").await;
-    app.start_again().await;
+    restart(&mut app).await;
     assert_detected(&app, "CHAIN_BROKEN").await;
     assert_detected(&app, "DIVERGES_FROM_WITNESS").await;
     let events = app.audit("action=audit.tamper_detected").await;
@@ -231,6 +249,25 @@ async fn an_event_edited_and_rehashed_with_sha256_is_found_at_start() {
             .iter()
             .any(|e| e.target.as_deref().unwrap().contains("event 3 was altered")),
         "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_edited_before_the_last_checkpoint_is_found_by_the_walk_after_start() {
+    // Not rehashed: the witnessed head still matches, so the start's own check (from
+    // the last checkpoint on) passes it; the walk of the older links that follows
+    // every start finds it.
+    let mut app = stopped_app_with_events().await;
+    execute(
+        &app,
+        "UPDATE audit_events SET principal = 'mallory' WHERE seq = 3",
+    )
+    .await;
+    restart(&mut app).await;
+    let report = assert_detected(&app, "CHAIN_BROKEN").await;
+    assert!(
+        report.recorded.iter().all(|p| p.code == "CHAIN_BROKEN"),
+        "only the walk found something: {report:?}"
     );
 }
 
@@ -246,7 +283,7 @@ async fn a_database_rolled_back_to_an_older_copy_is_found_at_start() {
             std::fs::copy(&from, copy.join(name)).unwrap();
         }
     }
-    app.start_again().await;
+    restart(&mut app).await;
     let key = app.create_key("after-the-copy", &[]).await;
     app.verify(&key.key, &[]).await;
     app.stop().await;
@@ -257,7 +294,7 @@ async fn a_database_rolled_back_to_an_older_copy_is_found_at_start() {
             std::fs::copy(copy.join(name), &to).unwrap();
         }
     }
-    app.start_again().await;
+    restart(&mut app).await;
     assert_detected(&app, "BEHIND_WITNESS").await;
 }
 
@@ -271,7 +308,7 @@ async fn a_trail_written_before_the_keyed_chain_keeps_verifying_and_says_so() {
     std::fs::remove_file(witness(&app)).unwrap();
     let old_head = stored_events(&app).await.last().unwrap().seq;
 
-    app.start_again().await;
+    restart(&mut app).await;
     assert_eq!(tamper_metric(&app).await, 0);
     // Events written from now on are keyed.
     app.create_key("after-the-upgrade", &[]).await;
@@ -306,7 +343,7 @@ async fn moving_the_keyed_boundary_past_a_rehashed_trail_is_found() {
         "UPDATE meta SET value = '1000' WHERE name = 'audit_keyed_from'",
     )
     .await;
-    app.start_again().await;
+    restart(&mut app).await;
     let report = assert_detected(&app, "BOUNDARY_MOVED").await;
     // The witnessed boundary is put back, so the rehashed events still fail.
     assert_eq!(report.keyed_from, 1);
@@ -320,7 +357,7 @@ async fn moving_the_keyed_boundary_past_a_rehashed_trail_is_found() {
 async fn removing_the_keyed_boundary_is_found() {
     let mut app = stopped_app_with_events().await;
     execute(&app, "DELETE FROM meta WHERE name = 'audit_keyed_from'").await;
-    app.start_again().await;
+    restart(&mut app).await;
     let report = assert_detected(&app, "BOUNDARY_MOVED").await;
     assert_eq!(report.keyed_from, 1);
     assert!(report.problems.is_empty(), "{report:?}");
@@ -453,7 +490,7 @@ async fn a_deleted_witness_is_found_even_when_the_trail_was_cut_to_match() {
     let mut app = stopped_app_with_events().await;
     execute(&app, "DELETE FROM audit_events WHERE seq > 5").await;
     std::fs::remove_file(witness(&app)).unwrap();
-    app.start_again().await;
+    restart(&mut app).await;
     assert_detected(&app, "WITNESS_MISSING").await;
 }
 
@@ -465,7 +502,7 @@ async fn an_event_overwritten_with_garbage_is_reported_and_does_not_stop_the_sta
         "UPDATE audit_events SET outcome = 'maybe' WHERE seq = 3",
     )
     .await;
-    app.start_again().await;
+    restart(&mut app).await;
     let events = app.audit("action=audit.tamper_detected").await;
     assert!(
         events
@@ -484,7 +521,7 @@ async fn a_boundary_overwritten_with_garbage_is_moved_not_a_refusal_to_start() {
         "UPDATE meta SET value = 'x' WHERE name = 'audit_keyed_from'",
     )
     .await;
-    app.start_again().await;
+    restart(&mut app).await;
     let report = assert_detected(&app, "BOUNDARY_MOVED").await;
     assert_eq!(report.keyed_from, 1);
 }
