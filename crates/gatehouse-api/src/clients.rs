@@ -24,6 +24,10 @@ pub struct CreateClient {
     /// Audiences of its tokens; default: the issuer.
     #[serde(default)]
     pub audience: Vec<String>,
+    /// Audiences this client serves as a resource server: it may introspect tokens
+    /// whose `aud` names one of them (at most 20; default none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_server_audiences: Vec<String>,
     /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt`, or
     /// `none` for a public (native) client of the authorization code flow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,9 @@ pub struct UpdateClient {
     /// Audiences of its tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<Vec<String>>,
+    /// Replace the audiences it serves as a resource server (`[]` removes them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_server_audiences: Option<Vec<String>>,
     /// Token endpoint authentication method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
@@ -102,6 +109,10 @@ pub struct Client {
     pub scope: String,
     /// Audiences of its tokens (empty: the issuer).
     pub audience: Vec<String>,
+    /// Audiences it serves as a resource server: it may introspect tokens whose `aud`
+    /// names one of them.
+    #[serde(default)]
+    pub resource_server_audiences: Vec<String>,
     /// Token endpoint authentication method.
     pub token_endpoint_auth_method: String,
     /// Access token lifetime in seconds, when set.
@@ -157,6 +168,7 @@ impl From<&ClientRecord> for Client {
                 .collect(),
             scope: c.scopes.to_space_separated(),
             audience: c.audiences.clone(),
+            resource_server_audiences: c.resource_server_audiences.clone(),
             token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
             access_token_ttl: c.access_ttl_secs,
             jwks: c.jwks.clone(),

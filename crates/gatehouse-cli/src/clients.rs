@@ -19,6 +19,7 @@ pub async fn run(global: &Global, command: ClientsCommand) -> anyhow::Result<Exi
                 grant_types: (!s.grant_types.is_empty()).then_some(s.grant_types),
                 scope: s.scopes.join(" "),
                 audience: s.audiences,
+                resource_server_audiences: s.resource_server_audiences,
                 token_endpoint_auth_method: s.auth_method,
                 access_token_ttl: s.ttl,
                 jwks: s.jwks.as_deref().map(read_jwks).transpose()?,
@@ -83,6 +84,11 @@ fn update(c: ClientChanges) -> anyhow::Result<UpdateClient> {
         grant_types: c.grant_types,
         scope: c.scopes.map(|s| s.join(" ")),
         audience: c.audiences,
+        resource_server_audiences: if c.clear_resource_server_for {
+            Some(Vec::new())
+        } else {
+            c.resource_server_audiences
+        },
         token_endpoint_auth_method: c.auth_method,
         access_token_ttl: c.ttl,
         tls_client_auth_subject: c.tls_subject,
@@ -120,6 +126,11 @@ fn show(global: &Global, clients: &[Client]) -> anyhow::Result<()> {
                 c.name.clone(),
                 c.scope.clone(),
                 c.audience.join(" "),
+                if c.resource_server_audiences.is_empty() {
+                    "-".to_owned()
+                } else {
+                    c.resource_server_audiences.join(" ")
+                },
                 c.token_endpoint_auth_method.clone(),
                 if c.redirect_uris.is_empty() {
                     "-".to_owned()
@@ -137,6 +148,7 @@ fn show(global: &Global, clients: &[Client]) -> anyhow::Result<()> {
             "NAME",
             "SCOPE",
             "AUDIENCE",
+            "RESOURCE SERVER FOR",
             "AUTH METHOD",
             "REDIRECT URIS",
             "TTL",

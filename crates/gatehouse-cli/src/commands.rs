@@ -109,6 +109,10 @@ pub struct ClientSettings {
     /// An audience of its tokens (repeatable; default: the issuer).
     #[arg(long = "audience")]
     pub audiences: Vec<String>,
+    /// An audience it serves as a resource server (repeatable): it may introspect
+    /// tokens whose aud names one of them.
+    #[arg(long = "resource-server-for", value_name = "AUD")]
+    pub resource_server_audiences: Vec<String>,
     /// A grant it may use (repeatable; default client_credentials): client_credentials,
     /// authorization_code or refresh_token.
     #[arg(long = "grant-type")]
@@ -146,6 +150,16 @@ pub struct ClientChanges {
     /// Replace the audiences (repeatable).
     #[arg(long = "audience")]
     pub audiences: Option<Vec<String>>,
+    /// Replace the audiences it serves as a resource server (repeatable).
+    #[arg(
+        long = "resource-server-for",
+        value_name = "AUD",
+        conflicts_with = "clear_resource_server_for"
+    )]
+    pub resource_server_audiences: Option<Vec<String>>,
+    /// Serve no audience as a resource server any more.
+    #[arg(long)]
+    pub clear_resource_server_for: bool,
     /// Replace the grants (repeatable).
     #[arg(long = "grant-type")]
     pub grant_types: Option<Vec<String>>,

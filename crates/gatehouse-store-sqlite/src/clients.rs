@@ -11,8 +11,9 @@ use sqlx::{Row, SqlitePool};
 pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_clients (id, name, secret_digest, auth_method, grant_types, scopes, \
-         audiences, access_ttl_secs, jwks, redirect_uris, tls_client_auth, enabled, created_at, \
-         updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         audiences, resource_server_audiences, access_ttl_secs, jwks, redirect_uris, \
+         tls_client_auth, enabled, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -21,6 +22,7 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(grants_json(c))
     .bind(scopes_json(&c.scopes))
     .bind(json(c.audiences.iter().map(String::as_str)))
+    .bind(json(c.resource_server_audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
     .bind(redirect_uris_json(c))
@@ -37,8 +39,9 @@ pub async fn insert(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
 pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_clients SET name = ?, secret_digest = ?, auth_method = ?, grant_types = ?, \
-         scopes = ?, audiences = ?, access_ttl_secs = ?, jwks = ?, redirect_uris = ?, \
-         tls_client_auth = ?, enabled = ?, updated_at = ? WHERE id = ?",
+         scopes = ?, audiences = ?, resource_server_audiences = ?, access_ttl_secs = ?, \
+         jwks = ?, redirect_uris = ?, tls_client_auth = ?, enabled = ?, updated_at = ? \
+         WHERE id = ?",
     )
     .bind(&c.name)
     .bind(&c.secret_digest.0[..])
@@ -46,6 +49,7 @@ pub async fn update(pool: &SqlitePool, c: &ClientRecord) -> Result<(), StoreErro
     .bind(grants_json(c))
     .bind(scopes_json(&c.scopes))
     .bind(json(c.audiences.iter().map(String::as_str)))
+    .bind(json(c.resource_server_audiences.iter().map(String::as_str)))
     .bind(c.access_ttl_secs.map(i64::from))
     .bind(jwks_json(c))
     .bind(redirect_uris_json(c))
@@ -71,8 +75,8 @@ pub async fn delete<'e>(db: impl sqlx::SqliteExecutor<'e>, id: &str) -> Result<(
 pub async fn all(pool: &SqlitePool) -> Result<Vec<ClientRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, name, secret_digest, auth_method, grant_types, scopes, audiences, \
-         access_ttl_secs, jwks, redirect_uris, tls_client_auth, enabled, created_at, updated_at \
-         FROM oauth_clients ORDER BY id",
+         resource_server_audiences, access_ttl_secs, jwks, redirect_uris, tls_client_auth, \
+         enabled, created_at, updated_at FROM oauth_clients ORDER BY id",
     )
     .fetch_all(pool)
     .await
@@ -100,6 +104,10 @@ fn from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
         scopes: ScopeSet::parse(scopes.iter().map(String::as_str))
             .map_err(|_| corrupt("scopes"))?,
         audiences: parse(row.try_get("audiences").map_err(c)?, "audiences")?,
+        resource_server_audiences: parse(
+            row.try_get("resource_server_audiences").map_err(c)?,
+            "resource_server_audiences",
+        )?,
         access_ttl_secs: row
             .try_get::<Option<i64>, _>("access_ttl_secs")
             .map_err(c)?

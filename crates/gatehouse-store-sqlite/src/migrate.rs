@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/0010_client_tls_binding.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/0011_client_resource_server_audiences.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen, each in its own transaction.

@@ -213,3 +213,169 @@ fn a_certificate_client_is_registered_by_subject_then_by_fingerprint() {
     );
     assert!(failure(&out).contains("tls_client_auth"), "{out:?}");
 }
+
+/// `POST <path>` with an HTML form as the client `(id, secret)` (HTTP Basic): the
+/// status and the JSON answer.
+fn oauth_post(
+    server: &crate::support::Server,
+    client: (&str, &str),
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", server.url());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = server
+            .http_client()
+            .post(url)
+            .basic_auth(client.0, Some(client.1))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    })
+}
+
+#[test]
+fn a_resource_server_registered_from_the_command_line_introspects_its_audience_s_tokens() {
+    let mut home = Home::new();
+    let (mut server, admin) = home.start_first();
+    let api = server.json(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "orders-api",
+            "--resource-server-for",
+            "orders",
+            "--resource-server-for",
+            "https://orders.example/",
+        ],
+    );
+    let served = serde_json::json!(["orders", "https://orders.example/"]);
+    assert_eq!(api["resource_server_audiences"], served, "{api}");
+    let api_id = api["client_id"].as_str().unwrap().to_owned();
+    let api_secret = api["client_secret"].as_str().unwrap().to_owned();
+    let table = server.ok(&admin, &["clients", "show", &api_id]);
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .contains("RESOURCE SERVER FOR"),
+        "{table}"
+    );
+    assert!(table.contains("orders https://orders.example/"), "{table}");
+
+    let app = server.json(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "orders-app",
+            "--scope",
+            "orders:read",
+            "--audience",
+            "orders",
+        ],
+    );
+    assert_eq!(app["resource_server_audiences"], serde_json::json!([]));
+    let app_id = app["client_id"].as_str().unwrap();
+    let app_secret = app["client_secret"].as_str().unwrap();
+    let (status, token) = oauth_post(
+        &server,
+        (app_id, app_secret),
+        "/oauth/token",
+        &[("grant_type", "client_credentials")],
+    );
+    assert_eq!(status, 200, "{token}");
+    let token = token["access_token"].as_str().unwrap();
+    let introspect = |server: &crate::support::Server| {
+        let (status, body) = oauth_post(
+            server,
+            (&api_id, &api_secret),
+            "/oauth/introspect",
+            &[("token", token)],
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let body = introspect(&server);
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["client_id"], app_id);
+
+    let updated = server.json(
+        &admin,
+        &[
+            "clients",
+            "update",
+            &api_id,
+            "--resource-server-for",
+            "billing",
+        ],
+    );
+    assert_eq!(
+        updated[0]["resource_server_audiences"],
+        serde_json::json!(["billing"])
+    );
+    assert_eq!(introspect(&server), serde_json::json!({"active": false}));
+    let renamed = server.json(&admin, &["clients", "update", &api_id, "--name", "api"]);
+    assert_eq!(
+        renamed[0]["resource_server_audiences"],
+        serde_json::json!(["billing"]),
+        "an update that does not name it keeps it"
+    );
+
+    server.stop();
+    let cmd = home.serve();
+    let server = home.start(cmd);
+    let shown = server.json(&admin, &["clients", "show", &api_id]);
+    assert_eq!(
+        shown[0]["resource_server_audiences"],
+        serde_json::json!(["billing"]),
+        "{shown}"
+    );
+
+    let cleared = server.json(
+        &admin,
+        &["clients", "update", &api_id, "--clear-resource-server-for"],
+    );
+    assert_eq!(
+        cleared[0]["resource_server_audiences"],
+        serde_json::json!([])
+    );
+    let table = server.ok(&admin, &["clients", "show", &api_id]);
+    assert!(!table.contains("billing"), "{table}");
+
+    let out = server.cli(
+        &admin,
+        &[
+            "clients",
+            "update",
+            &api_id,
+            "--resource-server-for",
+            "orders",
+            "--clear-resource-server-for",
+        ],
+    );
+    assert!(!out.status.success(), "conflicting flags are refused");
+    let out = server.cli(
+        &admin,
+        &[
+            "clients",
+            "create",
+            "--name",
+            "x",
+            "--resource-server-for",
+            "",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        failure(&out).contains("resource_server_audiences"),
+        "{}",
+        failure(&out)
+    );
+}

@@ -115,6 +115,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: ScopeSet::default(),
             audiences: vec![],
+            resource_server_audiences: Vec::new(),
             access_ttl_secs: None,
             jwks: Some(JwkSet {
                 keys: vec![key.public_jwk().clone()],

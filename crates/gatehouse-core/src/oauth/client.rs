@@ -197,6 +197,10 @@ pub struct ClientRecord {
     pub scopes: ScopeSet,
     /// Audiences (`aud`) of its tokens; empty means the issuer itself.
     pub audiences: Vec<String>,
+    /// Audiences this client serves as a resource server: it may introspect tokens
+    /// whose `aud` names one of them (RFC 7662 §2.1). Empty for a client that only
+    /// obtains tokens.
+    pub resource_server_audiences: Vec<String>,
     /// Access token lifetime in seconds; `None` uses the server default. Capped by
     /// the server's maximum when a token is issued.
     pub access_ttl_secs: Option<u32>,
@@ -272,6 +276,7 @@ mod tests {
             grant_types,
             scopes: ScopeSet::parse(["orders:read"]).unwrap(),
             audiences: Vec::new(),
+            resource_server_audiences: Vec::new(),
             access_ttl_secs: None,
             jwks: None,
             tls_client_auth: None,

@@ -139,6 +139,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: ScopeSet::parse(["orders:read", "orders:write"]).unwrap(),
             audiences: vec!["orders".into()],
+            resource_server_audiences: Vec::new(),
             access_ttl_secs: None,
             jwks: None,
             tls_client_auth: None,

@@ -7,16 +7,23 @@ use crate::jose::AccessClaims;
 use crate::scope::INTROSPECT;
 
 /// Whether `caller` may be told about an access token with these `claims`: the client
-/// it was issued to; a resource server it is meant for (a client whose id is one of
-/// the token's audiences); or a client registered with `gatehouse:introspect` (or
-/// `gatehouse:admin`). Anyone else is answered `{"active": false}`, as for a token
-/// that does not exist.
+/// it was issued to; a resource server it is meant for (a client registered with one
+/// of the token's audiences in its `resource_server_audiences`); or a client
+/// registered with `gatehouse:introspect` (or `gatehouse:admin`). Anyone else is
+/// answered `{"active": false}`, as for a token that does not exist.
+///
+/// A client is a resource server only by registration, never by its id: audiences are
+/// names an admin chooses, like `orders`, and a client id (`cli_…`) is generated, so
+/// an earlier rule "a client whose id is one of the token's audiences" never matched a
+/// real deployment — a rule that looks like access control and grants none is a trap.
 pub fn may_introspect(caller: &ClientRecord, claims: &AccessClaims) -> bool {
     claims.client_id.as_deref() == Some(caller.id.as_str())
-        || claims
-            .aud
-            .as_ref()
-            .is_some_and(|aud| aud.contains(&caller.id))
+        || claims.aud.as_ref().is_some_and(|aud| {
+            caller
+                .resource_server_audiences
+                .iter()
+                .any(|served| aud.contains(served))
+        })
         || caller.scopes.grants(INTROSPECT)
 }
 
@@ -37,6 +44,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: ScopeSet::parse(scopes.split(' ').filter(|s| !s.is_empty())).unwrap(),
             audiences: Vec::new(),
+            resource_server_audiences: Vec::new(),
             access_ttl_secs: None,
             jwks: None,
             tls_client_auth: None,
@@ -86,17 +94,47 @@ mod tests {
         ));
     }
 
+    fn resource_server(id: &str, serves: &[&str]) -> ClientRecord {
+        ClientRecord {
+            resource_server_audiences: serves.iter().map(|&a| a.to_owned()).collect(),
+            ..client(id, "misc:read")
+        }
+    }
+
     #[test]
-    fn the_resource_server_the_token_is_for_may() {
-        assert!(may_introspect(
-            &client("orders", "misc:read"),
-            &token("cl_a", "orders")
-        ));
+    fn a_client_registered_as_resource_server_for_the_audience_may() {
+        let orders_api = resource_server("cli_api", &["orders"]);
+        assert!(may_introspect(&orders_api, &token("cl_a", "orders")));
         let many = AccessClaims {
             aud: Some(Audience::Many(vec!["billing".into(), "orders".into()])),
             ..token("cl_a", "x")
         };
-        assert!(may_introspect(&client("orders", ""), &many));
+        assert!(may_introspect(&orders_api, &many));
+        let serves_several = resource_server("cli_api", &["shipping", "billing"]);
+        assert!(may_introspect(&serves_several, &many));
+    }
+
+    #[test]
+    fn a_resource_server_for_another_audience_may_not() {
+        let orders_api = resource_server("cli_api", &["orders"]);
+        assert!(!may_introspect(&orders_api, &token("cl_a", "billing")));
+        // Audiences are compared whole, not as prefixes or case-folded.
+        assert!(!may_introspect(&orders_api, &token("cl_a", "orders-eu")));
+        assert!(!may_introspect(&orders_api, &token("cl_a", "Orders")));
+        let no_aud = AccessClaims {
+            aud: None,
+            ..token("cl_a", "x")
+        };
+        assert!(!may_introspect(&orders_api, &no_aud));
+    }
+
+    #[test]
+    fn a_client_whose_id_is_the_audience_is_not_thereby_a_resource_server() {
+        // The id rule is gone: only registration makes a resource server.
+        assert!(!may_introspect(
+            &client("orders", "misc:read"),
+            &token("cl_a", "orders")
+        ));
     }
 
     #[test]

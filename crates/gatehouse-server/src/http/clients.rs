@@ -53,7 +53,11 @@ pub async fn create(
                 auth_method: method,
                 grant_types: grant_types(req.grant_types.as_deref())?,
                 scopes,
-                audiences: audiences(&req.audience)?,
+                audiences: audiences("audience", &req.audience)?,
+                resource_server_audiences: audiences(
+                    "resource_server_audiences",
+                    &req.resource_server_audiences,
+                )?,
                 access_ttl_secs: req.access_token_ttl.map(ttl).transpose()?,
                 redirect_uris: parse_redirect_uris(&req.redirect_uris).map_err(refused)?,
                 enabled: true,
@@ -149,7 +153,10 @@ pub async fn update(
                 record.grant_types = grant_types(Some(grants))?;
             }
             if let Some(audience) = &req.audience {
-                record.audiences = audiences(audience)?;
+                record.audiences = audiences("audience", audience)?;
+            }
+            if let Some(served) = &req.resource_server_audiences {
+                record.resource_server_audiences = audiences("resource_server_audiences", served)?;
             }
             if let Some(method) = &req.token_endpoint_auth_method {
                 let method = auth_method(Some(method))?;
@@ -390,11 +397,14 @@ fn refused(e: MetadataError) -> ApiError {
     ApiError::bad_request(e.code(), e.to_string())
 }
 
-fn audiences(values: &[String]) -> Result<Vec<String>, ApiError> {
+/// A list of audience names, `field` in the request: the audiences of a client's
+/// tokens, or those it serves as a resource server. Both are compared with a token's
+/// `aud`, so both follow the same rules: at most 20, each non-empty display text.
+fn audiences(field: &str, values: &[String]) -> Result<Vec<String>, ApiError> {
     if values.len() > 20 {
         return Err(ApiError::bad_request(
             "invalid_field",
-            "at most 20 audiences",
+            format!("{field}: at most 20 audiences"),
         ));
     }
     values
@@ -403,10 +413,10 @@ fn audiences(values: &[String]) -> Result<Vec<String>, ApiError> {
             if a.is_empty() {
                 return Err(ApiError::bad_request(
                     "invalid_field",
-                    "an audience is not empty",
+                    format!("{field}: an audience is not empty"),
                 ));
             }
-            checked_text("audience", a)
+            checked_text(field, a)
         })
         .collect()
 }

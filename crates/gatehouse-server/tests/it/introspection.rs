@@ -220,16 +220,103 @@ async fn an_unrelated_client_learns_nothing_about_another_client_s_token() {
     assert_eq!(refused.reason.as_deref(), Some("not_permitted"));
 }
 
+/// A client registered as the resource server for `serves` (and nothing else).
+async fn register_resource_server(app: &TestApp, name: &str, serves: &[&str]) -> Registered {
+    let c: ClientWithSecret = app
+        .post(
+            "/admin/v1/clients",
+            &json!({"name": name, "scope": "misc:read", "resource_server_audiences": serves}),
+        )
+        .await
+        .expect(201)
+        .json();
+    assert_eq!(c.client.resource_server_audiences, serves);
+    Registered {
+        id: c.client.client_id,
+        secret: c.client_secret.unwrap(),
+    }
+}
+
 #[tokio::test]
 async fn the_resource_server_a_token_is_for_and_an_introspection_client_may_introspect_it() {
     let app = spawn_app().await;
-    let resource_server = register_with(&app, "orders api", "misc:read", &[]).await;
-    let a = register_with(&app, "orders app", "orders:read", &[&resource_server.id]).await;
+    let resource_server = register_resource_server(&app, "orders api", &["orders"]).await;
+    let a = register_with(&app, "orders app", "orders:read", &["orders"]).await;
     let introspector = register_with(&app, "gateway", "gatehouse:introspect", &[]).await;
     let token = token_for(&app, &a).await;
     for caller in [&resource_server, &introspector] {
         let body = introspect(&app, caller, &token).await;
         assert_eq!(body["active"], true, "{}", caller.id);
         assert_eq!(body["client_id"], a.id.as_str());
+        assert_eq!(body["aud"], "orders");
+        assert_eq!(body["scope"], "orders:read");
     }
+}
+
+#[tokio::test]
+async fn a_resource_server_learns_only_about_tokens_for_the_audiences_it_serves() {
+    let mut app = spawn_app().await;
+    let orders_api = register_resource_server(&app, "orders api", &["orders"]).await;
+    let orders_app = register_with(&app, "orders app", "orders:read", &["orders"]).await;
+    let billing_app = register_with(&app, "billing app", "billing:read", &["billing"]).await;
+    let unrelated = register_with(&app, "misc app", "misc:read", &["misc"]).await;
+    let orders_token = token_for(&app, &orders_app).await;
+    let billing_token = token_for(&app, &billing_app).await;
+
+    let body = introspect(&app, &orders_api, &orders_token).await;
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["client_id"], orders_app.id.as_str());
+    assert_eq!(body["sub"], orders_app.id.as_str());
+    assert_eq!(body["aud"], "orders");
+    assert_eq!(body["scope"], "orders:read");
+    assert!(body["exp"].is_i64() && body["jti"].is_string(), "{body}");
+    // Exactly what an unknown token gets: the billing token is not its business.
+    assert_eq!(
+        introspect(&app, &orders_api, &billing_token).await,
+        json!({"active": false})
+    );
+    for token in [&orders_token, &billing_token] {
+        assert_eq!(
+            introspect(&app, &unrelated, token).await,
+            json!({"active": false})
+        );
+    }
+    // A client whose id is the audience is not thereby its resource server: the old
+    // rule is gone.
+    let named_by_id = register_with(&app, "id as audience", "misc:read", &[]).await;
+    let pointed = register_with(&app, "points at id", "orders:read", &[&named_by_id.id]).await;
+    let pointed_token = token_for(&app, &pointed).await;
+    assert_eq!(
+        introspect(&app, &named_by_id, &pointed_token).await,
+        json!({"active": false})
+    );
+
+    // Re-registered for billing, it is told about billing tokens at once and no
+    // longer about orders tokens; and that survives a restart.
+    app.patch(
+        &format!("/admin/v1/clients/{}", orders_api.id),
+        &json!({"resource_server_audiences": ["billing"]}),
+    )
+    .await
+    .expect(200);
+    for restarted in [false, true] {
+        if restarted {
+            app.restart().await;
+        }
+        let billing = introspect(&app, &orders_api, &billing_token).await;
+        assert_eq!(billing["active"], true, "restarted: {restarted}: {billing}");
+        assert_eq!(billing["client_id"], billing_app.id.as_str());
+        assert_eq!(
+            introspect(&app, &orders_api, &orders_token).await,
+            json!({"active": false}),
+            "restarted: {restarted}"
+        );
+    }
+
+    let events = app.audit("action=oauth.introspect").await;
+    let refused = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("not_permitted"))
+        .count();
+    assert_eq!(refused, 6, "{events:?}");
 }

@@ -13,6 +13,7 @@ mod authorize;
 mod bad_bodies;
 mod bad_input;
 mod clients_code_flow;
+mod clients_resource_server;
 mod code_flow;
 mod credentials;
 mod gateway;

@@ -51,6 +51,7 @@ async fn a_client_stored_before_redirect_uris_existed_reads_back_with_none() {
     let clients = gatehouse_store::Store::clients(&store).await.unwrap();
     assert_eq!(clients.len(), 1);
     assert!(clients[0].redirect_uris.is_empty());
+    assert!(clients[0].resource_server_audiences.is_empty());
 }
 
 #[tokio::test]

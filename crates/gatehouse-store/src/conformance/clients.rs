@@ -14,6 +14,7 @@ fn client(id: &str) -> ClientRecord {
         grant_types: vec![GrantType::ClientCredentials],
         scopes: ScopeSet::parse(["orders:read", "orders:write"]).unwrap(),
         audiences: vec!["orders".into(), "https://api.example/".into()],
+        resource_server_audiences: vec!["billing".into(), "https://billing.example/".into()],
         access_ttl_secs: Some(300),
         jwks: Some(
             serde_json::from_value(serde_json::json!({"keys": [{
@@ -117,4 +118,35 @@ pub async fn client_update_and_delete(store: &dyn Store) {
         Err(StoreError::NotFound)
     ));
     assert!(store.clients().await.unwrap().is_empty());
+}
+
+pub async fn resource_server_audiences_read_back_and_survive_updates(store: &dyn Store) {
+    let mut plain = client("cli_plain");
+    plain.resource_server_audiences.clear();
+    store.insert_client(&plain).await.unwrap();
+    let mut api = client("cli_api");
+    api.resource_server_audiences = vec!["orders".into(), "Orders \"EU\"".into()];
+    store.insert_client(&api).await.unwrap();
+    assert_eq!(
+        store.clients().await.unwrap(),
+        vec![api.clone(), plain.clone()]
+    );
+
+    // An update that changes something else keeps them; one that changes them
+    // replaces them whole, order and spelling kept.
+    api.name = "orders api".into();
+    store.update_client(&api).await.unwrap();
+    assert_eq!(store.clients().await.unwrap()[0], api);
+    api.resource_server_audiences = vec!["shipping".into()];
+    store.update_client(&api).await.unwrap();
+    plain.resource_server_audiences = vec!["billing".into()];
+    store.update_client(&plain).await.unwrap();
+    assert_eq!(store.clients().await.unwrap(), vec![api.clone(), plain]);
+    api.resource_server_audiences.clear();
+    store.update_client(&api).await.unwrap();
+    assert!(
+        store.clients().await.unwrap()[0]
+            .resource_server_audiences
+            .is_empty()
+    );
 }

@@ -48,6 +48,7 @@ macro_rules! conformance_suite {
             clients::client_update_and_delete,
             clients::code_flow_client_reads_back_exactly,
             clients::client_update_replaces_the_redirect_uris,
+            clients::resource_server_audiences_read_back_and_survive_updates,
             revoked::revoked_tokens_are_kept_until_they_expire,
             users::user_reads_back_by_id_and_username,
             users::duplicate_user_id_or_username_is_a_conflict_and_changes_nothing,

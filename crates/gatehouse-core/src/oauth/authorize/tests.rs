@@ -15,6 +15,7 @@ fn client() -> ClientRecord {
         grant_types: vec![GrantType::AuthorizationCode],
         scopes: ScopeSet::parse(["orders:read", "orders:write"]).unwrap(),
         audiences: Vec::new(),
+        resource_server_audiences: Vec::new(),
         access_ttl_secs: None,
         jwks: None,
         tls_client_auth: None,

@@ -13,6 +13,7 @@ fn client(auth_method: ClientAuthMethod, grants: &[GrantType], uris: &[&str]) ->
         grant_types: grants.to_vec(),
         scopes: ScopeSet::parse(["orders:read"]).unwrap(),
         audiences: Vec::new(),
+        resource_server_audiences: Vec::new(),
         access_ttl_secs: None,
         jwks: None,
         tls_client_auth: None,
