@@ -35,6 +35,7 @@ pub mod sealed;
 pub mod signing_keys;
 pub mod state;
 pub mod tls;
+pub mod wire;
 
 pub use app::{RunningServer, start};
 pub use clock::{Clock, ManualClock, SystemClock};

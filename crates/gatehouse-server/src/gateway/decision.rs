@@ -7,9 +7,9 @@ use super::Gateway;
 use crate::access_tokens::{CacheKey, Rejection};
 use crate::ca::Standing;
 use crate::config::RoutePolicy;
-use crate::http::credential::{self, CredentialError, Schemes};
 use crate::issuers::{ExternalRejection, unverified_issuer};
 use crate::state::AppState;
+use crate::wire::credential::{self, CredentialError, Schemes};
 use axum::http::{HeaderMap, HeaderName, header};
 use gatehouse_core::api_key::{ApiKey, Denial};
 use gatehouse_core::auth::{AuthMethod, Authenticated};
@@ -20,8 +20,8 @@ use gatehouse_core::scope::Scope;
 use std::sync::Arc;
 
 /// Header carrying an API key, as an alternative to `Authorization: Bearer` (the one
-/// credential reader's, `http::credential`).
-const API_KEY_HEADER: HeaderName = HeaderName::from_static(crate::http::API_KEY_HEADER);
+/// credential reader's, `wire::credential`).
+const API_KEY_HEADER: HeaderName = HeaderName::from_static(credential::API_KEY_HEADER);
 
 /// The headers a credential may arrive in: removed before forwarding unless the route
 /// forwards the credential.

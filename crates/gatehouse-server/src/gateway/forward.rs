@@ -4,9 +4,9 @@
 use super::admission::{Admitted, Asking, admit};
 use super::decision::CREDENTIAL_HEADERS;
 use super::respond;
-use crate::http::MAX_HEADERS;
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
+use crate::wire::MAX_HEADERS;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header, request};
 use gatehouse_core::audit::{EventBody, Outcome};

@@ -3,7 +3,7 @@
 //! RateLimit fields draft ask for.
 
 use super::decision::Denied;
-use crate::http::problem;
+use crate::wire::problem;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use gatehouse_core::rate_limit::BucketState;

@@ -2,8 +2,8 @@
 //! answers (RFC 6749 §5.2): shared by token, introspection and revocation.
 
 use crate::authorization::Verdict;
-use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::state::AppState;
+use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

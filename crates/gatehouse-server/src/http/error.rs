@@ -4,9 +4,9 @@
 //! a new variant forces a decision. Bodies say what is wrong for the caller, never
 //! internals: store errors are logged and answered with a generic detail.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use crate::wire::problem;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_api::Problem;
 use gatehouse_core::api_key::{ApiKeyError, Denial};
 use gatehouse_core::policy::{Escalation, Forbidden};
 use gatehouse_store::StoreError;
@@ -240,24 +240,6 @@ impl IntoResponse for ApiError {
         };
         problem(status, code, detail, headers)
     }
-}
-
-/// A problem+json response.
-pub fn problem(status: StatusCode, code: &str, detail: String, mut headers: HeaderMap) -> Response {
-    let body = Problem {
-        kind: String::from("about:blank"),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        code: code.to_owned(),
-    };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(gatehouse_api::problem::CONTENT_TYPE),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    (status, headers, json).into_response()
 }
 
 fn invalid_token(headers: &mut HeaderMap) {

@@ -4,10 +4,10 @@
 //! [`Caller`] is the only way a handler learns who called, and it can only be built
 //! from core's [`Authenticated`], which only core's verification makes.
 
-use super::credential::{self, CredentialError, Presented, Schemes};
 use super::error::{ApiError, AuthFailure};
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
+use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
-pub use super::credential::API_KEY_HEADER;
+pub use crate::wire::credential::API_KEY_HEADER;
 
 impl RequestContext {
     /// The context the request middleware attached (or one made up on the spot).

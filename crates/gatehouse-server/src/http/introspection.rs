@@ -9,10 +9,10 @@
 
 use super::client_auth::{FormCredentials, answer, authenticate};
 use crate::access_tokens::Rejection;
-use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::listener::Peer;
 use crate::refresh_tokens;
 use crate::state::{AppState, RequestContext};
+use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -8,8 +8,7 @@ mod ca;
 mod client_auth;
 mod clients;
 mod consents;
-pub(crate) mod credential;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod forward_auth;
 mod health;
@@ -24,7 +23,7 @@ mod users;
 mod verify;
 mod well_known;
 
-pub use error::{ApiError, AuthFailure, problem};
+pub use error::{ApiError, AuthFailure};
 pub use extract::{API_KEY_HEADER, Caller};
 
 use crate::config::MetricsAuth;
@@ -42,10 +41,7 @@ use hyper::body::Body as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Largest JSON body accepted (SPEC §10).
-pub const MAX_BODY: usize = 64 * 1024;
-/// Largest total size of request headers (SPEC §10).
-pub const MAX_HEADERS: usize = 16 * 1024;
+pub use crate::wire::{MAX_BODY, MAX_HEADERS, problem};
 
 /// The application's routes.
 pub fn router(state: Arc<AppState>) -> Router {

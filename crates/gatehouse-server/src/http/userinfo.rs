@@ -4,8 +4,8 @@
 //! `Authorization: Bearer` only — never in the query, where logs keep it. Errors are
 //! RFC 6750 §3: 401 `invalid_token`, 403 `insufficient_scope`, 400 `invalid_request`.
 
-use crate::http::credential::{self, CredentialError, Presented, Schemes};
 use crate::state::{AppState, RequestContext};
+use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -386,7 +386,7 @@ where
 /// The answer to a request whose head was refused: a problem, and the connection
 /// closed after it — what follows an ambiguous head cannot be trusted to be a request.
 fn refused(refusal: HeadRefusal) -> Response<Body> {
-    let mut response = crate::http::problem(
+    let mut response = crate::wire::problem(
         StatusCode::BAD_REQUEST,
         refusal.code(),
         refusal.detail().into(),

@@ -3,7 +3,7 @@
 
 use super::PATH;
 use crate::config::ForwardAuthProxy;
-use crate::http::problem;
+use crate::wire::problem;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
