@@ -75,7 +75,16 @@ async fn proxy(listener: TcpListener, upstream: Uri, stop: oneshot::Receiver<()>
             move |req: Request<Incoming>| forward(forwarder.clone(), &upstream, req)
         }
     };
-    listener::serve_per_core(listener, "floor", None, no_caps(), make_service_for, stop).await;
+    listener::serve_per_core(
+        listener,
+        "floor",
+        None,
+        no_caps(),
+        Arc::new(|_| {}),
+        make_service_for,
+        stop,
+    )
+    .await;
 }
 
 fn forward(
@@ -121,7 +130,16 @@ async fn token(listener: TcpListener, stop: oneshot::Receiver<()>) -> anyhow::Re
             async move { Ok::<_, Infallible>(issue(&key, &issued, req).await) }
         }
     };
-    listener::serve(listener, "floor", None, no_caps(), service_for, stop).await;
+    listener::serve(
+        listener,
+        "floor",
+        None,
+        no_caps(),
+        Arc::new(|_| {}),
+        service_for,
+        stop,
+    )
+    .await;
     Ok(())
 }
 

@@ -230,6 +230,7 @@ pub async fn start(
         "api",
         state.tls.clone(),
         Arc::clone(&state.connections),
+        state.audit_refusals(),
         service_for,
         stopped,
     ));

@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::gateway::Gateway;
 use crate::key_index::KeyIndex;
+use crate::listener::{OnRefused, Refused};
 use crate::metrics::Metrics;
 use crate::passwords::Passwords;
 use crate::signing_keys::SigningKeys;
@@ -59,6 +60,31 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The listeners' hook for requests they refuse by their head (a bare LF, two
+    /// `Host`s, a length beside chunked): one denied event each, `gateway.request` on
+    /// the gateway as for its other refusals, `http.request` on the API, with the
+    /// refusal's code as the reason. Recorded from a task of its own: the listener
+    /// answers without waiting for the audit queue.
+    pub fn audit_refusals(self: &Arc<Self>) -> OnRefused {
+        let state = Arc::clone(self);
+        Arc::new(move |refused: Refused<'_>| {
+            let ctx = RequestContext {
+                request_id: state.request_ids.next(),
+                client_ip: Some(Arc::clone(refused.client_ip)),
+                method: refused.method.into(),
+                path: refused.path.into(),
+            };
+            let action = match refused.listener {
+                "gateway" => "gateway.request",
+                _ => "http.request",
+            };
+            let mut event = ctx.into_event(state.clock.now(), action, Outcome::Denied, 400);
+            event.reason = Some(refused.refusal.code().into());
+            let state = Arc::clone(&state);
+            tokio::spawn(async move { state.audit.record(event).await });
+        })
+    }
+
     /// An audit event for something Gatehouse did on its own (bootstrap, a scheduled
     /// rotation): principal `gatehouse`, and no method, path, status or client.
     pub fn system_event(&self, action: &str, reason: &str, target: &str) -> EventBody {

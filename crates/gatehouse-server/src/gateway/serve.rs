@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 /// so sharing one pool would hand requests across threads.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: oneshot::Receiver<()>) {
     let (tls, connections) = (state.tls.clone(), Arc::clone(&state.connections));
+    let on_refused = state.audit_refusals();
     let make_service_for = move || {
         let forwarder = Forwarder::new(state.settings.gateway.forwarder.clone());
         let state = Arc::clone(&state);
@@ -32,6 +33,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, stop: oneshot::R
         "gateway",
         tls,
         connections,
+        on_refused,
         make_service_for,
         stop,
     )

@@ -59,6 +59,25 @@ impl Peer {
     }
 }
 
+/// A request the listener answered itself (its head refused), told to its owner so
+/// that it is audited like every other decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused<'a> {
+    /// Which listener (`api`, `gateway`).
+    pub listener: &'static str,
+    /// The client's address, as [`Peer::ip`].
+    pub client_ip: &'a Arc<str>,
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's path.
+    pub path: &'a str,
+    /// Why.
+    pub refusal: HeadRefusal,
+}
+
+/// Called for each request the listener refuses by its head.
+pub type OnRefused = Arc<dyn Fn(Refused<'_>) + Send + Sync>;
+
 /// Serves connections accepted on `listener` — within `connections`' caps, through
 /// `tls` when given — with the service `service_for` makes for each peer, until `stop`
 /// fires; then lets requests in flight finish (up to 30 s).
@@ -67,6 +86,7 @@ pub async fn serve<F, S, Fut>(
     name: &'static str,
     tls: Option<Arc<Tls>>,
     connections: Arc<ConnectionLimits>,
+    on_refused: OnRefused,
     service_for: F,
     stop: oneshot::Receiver<()>,
 ) where
@@ -74,7 +94,8 @@ pub async fn serve<F, S, Fut>(
     S: Fn(Request<Incoming>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
 {
-    let served = Connections::new(name, tls, Arc::clone(connections.metrics()), service_for);
+    let metrics = Arc::clone(connections.metrics());
+    let served = Connections::new(name, tls, metrics, on_refused, service_for);
     accept_until(
         &listener,
         name,
@@ -102,6 +123,7 @@ pub async fn serve_per_core<M, F, S, Fut>(
     name: &'static str,
     tls: Option<Arc<Tls>>,
     connections: Arc<ConnectionLimits>,
+    on_refused: OnRefused,
     make_service_for: M,
     stop: oneshot::Receiver<()>,
 ) where
@@ -119,7 +141,7 @@ pub async fn serve_per_core<M, F, S, Fut>(
                 name,
                 index,
                 tls.clone(),
-                metrics,
+                (metrics, Arc::clone(&on_refused)),
                 Arc::clone(&make_service_for),
             )
             .inspect_err(|e| tracing::error!(listener = name, error = %e, "cannot start a worker"))
@@ -127,7 +149,17 @@ pub async fn serve_per_core<M, F, S, Fut>(
         })
         .collect();
     if workers.is_empty() {
-        return serve(listener, name, tls, connections, make_service_for(), stop).await;
+        let service_for = make_service_for();
+        return serve(
+            listener,
+            name,
+            tls,
+            connections,
+            on_refused,
+            service_for,
+            stop,
+        )
+        .await;
     }
     let mut turn = 0;
     accept_until(&listener, name, &connections, stop, |stream, peer, permit| {
@@ -189,7 +221,7 @@ impl Worker {
         name: &'static str,
         index: usize,
         tls: Option<Arc<Tls>>,
-        metrics: Arc<Metrics>,
+        (metrics, on_refused): (Arc<Metrics>, OnRefused),
         make_service_for: Arc<M>,
     ) -> std::io::Result<Self>
     where
@@ -207,7 +239,9 @@ impl Worker {
             .name(format!("{name}-{index}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let connections = Connections::new(name, tls, metrics, make_service_for());
+                    let service_for = make_service_for();
+                    let connections =
+                        Connections::new(name, tls, metrics, on_refused, service_for);
                     while let Some((stream, peer, permit)) = handed.recv().await {
                         match TcpStream::from_std(stream) {
                             Ok(stream) => connections.spawn(stream, peer, permit),
@@ -262,6 +296,8 @@ struct Connections<F> {
     tls: Option<Arc<Tls>>,
     /// Counts the answers given here in place of the service.
     metrics: Arc<Metrics>,
+    /// Told of each of those answers, for the audit trail.
+    on_refused: OnRefused,
     service_for: Arc<F>,
 }
 
@@ -275,6 +311,7 @@ where
         name: &'static str,
         tls: Option<Arc<Tls>>,
         metrics: Arc<Metrics>,
+        on_refused: OnRefused,
         service_for: F,
     ) -> Self {
         let mut builder = http1::Builder::new();
@@ -289,6 +326,7 @@ where
             graceful: GracefulShutdown::new(),
             tls,
             metrics,
+            on_refused,
             service_for: Arc::new(service_for),
         }
     }
@@ -298,21 +336,26 @@ where
     fn spawn(&self, stream: TcpStream, peer: SocketAddr, permit: Permit) {
         let (builder, watcher) = (self.builder.clone(), self.graceful.watcher());
         let (tls, service_for, name) = (self.tls.clone(), Arc::clone(&self.service_for), self.name);
-        let metrics = Arc::clone(&self.metrics);
+        let own = OwnAnswers {
+            listener: name,
+            metrics: Arc::clone(&self.metrics),
+            on_refused: Arc::clone(&self.on_refused),
+        };
         // The handshake runs in the connection's task, so a slow one holds up no other.
         tokio::spawn(async move {
             let result = match tls {
                 None => {
                     let peer = Peer::new(peer, None);
-                    connection(&builder, watcher, stream, metrics, service_for(peer)).await
+                    let ip = Arc::clone(&peer.ip);
+                    connection(&builder, watcher, stream, own, ip, service_for(peer)).await
                 }
                 Some(tls) => {
                     let Some(accepted) = tls.accept(stream, peer).await else {
                         return;
                     };
                     let peer = Peer::new(peer, accepted.client_cert);
-                    let io = accepted.stream;
-                    connection(&builder, watcher, io, metrics, service_for(peer)).await
+                    let (io, ip) = (accepted.stream, Arc::clone(&peer.ip));
+                    connection(&builder, watcher, io, own, ip, service_for(peer)).await
                 }
             };
             if let Err(e) = result {
@@ -345,7 +388,8 @@ async fn connection<I, S, Fut>(
     builder: &http1::Builder,
     watcher: Watcher,
     io: I,
-    metrics: Arc<Metrics>,
+    own: OwnAnswers,
+    client_ip: Arc<str>,
     service: S,
 ) -> Result<(), hyper::Error>
 where
@@ -361,7 +405,14 @@ where
         // metrics are counted across every worker thread).
         let answer = match noted {
             Some(Noted::Refused(refusal)) => {
-                metrics.response(StatusCode::BAD_REQUEST.as_u16());
+                own.metrics.response(StatusCode::BAD_REQUEST.as_u16());
+                (own.on_refused)(Refused {
+                    listener: own.listener,
+                    client_ip: &client_ip,
+                    method: req.method().as_str(),
+                    path: req.uri().path(),
+                    refusal,
+                });
                 Err(refused(refusal))
             }
             Some(Noted::Upgrade) | None => Ok(service(req)),
@@ -381,6 +432,14 @@ where
     watcher
         .watch(builder.serve_connection(TokioIo::new(io), service))
         .await
+}
+
+/// What a connection needs to answer a refused head itself: its listener's name, the
+/// metrics and the audit hook.
+struct OwnAnswers {
+    listener: &'static str,
+    metrics: Arc<Metrics>,
+    on_refused: OnRefused,
 }
 
 /// The answer to a request whose head was refused: a problem, and the connection

@@ -38,6 +38,7 @@ async fn start() -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()
         "test",
         None,
         connections,
+        Arc::new(|_| {}),
         make_service_for,
         stopped,
     ));

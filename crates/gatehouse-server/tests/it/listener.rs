@@ -135,6 +135,35 @@ async fn ambiguous_request_heads_are_refused_on_both_listeners_and_reach_nothing
     // Only the gateway's one well-formed first request reached the upstream.
     assert_eq!(upstream.hits(), 1, "{:?}", upstream.seen());
     assert!(upstream.seen().iter().all(|s| !s.uri.contains("smuggled")));
+    // Every refusal is a denied audit event with its code, on each listener: 8 each.
+    for (action, path) in [
+        ("http.request", "/v1/keys/verify"),
+        ("gateway.request", "/orders"),
+    ] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let refused = loop {
+            let refused: Vec<_> = app
+                .audit(&format!("action={action}&outcome=denied"))
+                .await
+                .into_iter()
+                .filter(|e| e.status == Some(400))
+                .collect();
+            if refused.len() >= 8 || std::time::Instant::now() > deadline {
+                break refused;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(refused.len(), 8, "{action}: {refused:?}");
+        for event in &refused {
+            let reason = event.reason.as_deref().unwrap_or_default();
+            assert!(
+                ["duplicate_host", "ambiguous_length", "bare_lf"].contains(&reason),
+                "{event:?}"
+            );
+            assert_eq!(event.path.as_deref(), Some(path));
+            assert_eq!(event.client_ip.as_deref(), Some("127.0.0.1"));
+        }
+    }
 }
 
 #[tokio::test]
