@@ -51,6 +51,11 @@ pub enum ApiKeyError {
     ReservedPrefix,
 }
 
+/// The prefix of refresh tokens (`oauth::refresh`), which share the key format: kept
+/// here, with the format, so that the format knows which prefixes are not for keys
+/// without importing what uses it.
+pub const REFRESH_TOKEN_PREFIX: &str = "grt";
+
 /// A key prefix such as `gk`: `[a-z][a-z0-9]{0,15}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -72,7 +77,7 @@ impl Prefix {
     /// Parses a prefix for new API keys: well formed and not one Gatehouse keeps for
     /// other secrets (`grt`, refresh tokens), so a key never looks like one.
     pub fn for_keys(s: &str) -> Result<Self, ApiKeyError> {
-        if s == crate::oauth::refresh::PREFIX {
+        if s == REFRESH_TOKEN_PREFIX {
             return Err(ApiKeyError::ReservedPrefix);
         }
         Self::parse(s)

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::{ClientAuth, TlsSettings};
 use anyhow::Context;
 use rustls::server::{ServerSessionMemoryCache, WebPkiClientVerifier};
-use rustls::{CertificateError, RootCertStore, ServerConfig};
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
@@ -109,31 +109,4 @@ pub fn stamps(settings: &TlsSettings) -> Vec<Option<SystemTime>> {
         .chain(&settings.client_ca)
         .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
         .collect()
-}
-
-/// The audit reason of a handshake without the certificate `client_auth =
-/// "required"` demands.
-pub const NO_CERTIFICATE: &str = "no_client_certificate";
-
-/// The audit reason when `error` refuses the client's certificate; `None` for other
-/// handshake failures.
-pub fn client_cert_refusal(error: &rustls::Error) -> Option<String> {
-    let reason = match error {
-        rustls::Error::NoCertificatesPresented => NO_CERTIFICATE,
-        rustls::Error::InvalidCertificate(e) => match e {
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired",
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "not_yet_valid"
-            }
-            CertificateError::UnknownIssuer => "untrusted_issuer",
-            CertificateError::Revoked => "revoked",
-            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                "not_for_client_auth"
-            }
-            CertificateError::BadSignature | CertificateError::BadEncoding => "malformed",
-            _ => "invalid_certificate",
-        },
-        _ => return None,
-    };
-    Some(reason.to_owned())
 }

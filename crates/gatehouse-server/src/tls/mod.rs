@@ -114,13 +114,13 @@ impl Tls {
         let reason = error
             .get_ref()
             .and_then(|e| e.downcast_ref::<rustls::Error>())
-            .and_then(material::client_cert_refusal);
+            .and_then(verifier::client_cert_refusal);
         let Some(reason) = reason else {
             tracing::debug!(%peer, error = %error, "TLS handshake failed");
             return;
         };
         tracing::info!(%peer, reason, "client certificate refused");
-        if reason != material::NO_CERTIFICATE {
+        if reason != verifier::NO_CERTIFICATE {
             return;
         }
         let mut event = self.event("tls.handshake", &reason);

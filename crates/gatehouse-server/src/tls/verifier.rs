@@ -62,8 +62,8 @@ impl RefuseRevoked {
         else {
             return;
         };
-        let reason = super::material::client_cert_refusal(error)
-            .unwrap_or_else(|| String::from("invalid_certificate"));
+        let reason =
+            client_cert_refusal(error).unwrap_or_else(|| String::from("invalid_certificate"));
         let mut event = EventBody::new(self.clock.now(), String::new(), "tls.handshake");
         event.outcome = Outcome::Denied;
         event.reason = Some(reason.into());
@@ -128,4 +128,31 @@ impl ClientCertVerifier for RefuseRevoked {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
+}
+
+/// The audit reason of a handshake without the certificate `client_auth =
+/// "required"` demands.
+pub const NO_CERTIFICATE: &str = "no_client_certificate";
+
+/// The audit reason when `error` refuses the client's certificate; `None` for other
+/// handshake failures.
+pub fn client_cert_refusal(error: &rustls::Error) -> Option<String> {
+    let reason = match error {
+        rustls::Error::NoCertificatesPresented => NO_CERTIFICATE,
+        rustls::Error::InvalidCertificate(e) => match e {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => "expired",
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "not_yet_valid"
+            }
+            CertificateError::UnknownIssuer => "untrusted_issuer",
+            CertificateError::Revoked => "revoked",
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                "not_for_client_auth"
+            }
+            CertificateError::BadSignature | CertificateError::BadEncoding => "malformed",
+            _ => "invalid_certificate",
+        },
+        _ => return None,
+    };
+    Some(reason.to_owned())
 }

@@ -21,8 +21,8 @@ use crate::entropy::{Entropy, EntropyUnavailable};
 use crate::scope::{Scope, ScopeSet};
 use crate::time::UnixTime;
 
-/// The prefix of every refresh token.
-pub const PREFIX: &str = "grt";
+/// The prefix of every refresh token (reserved by the key format).
+pub const PREFIX: &str = crate::api_key::REFRESH_TOKEN_PREFIX;
 
 /// Default absolute lifetime of a family: 30 days, in seconds (SPEC §3).
 pub const DEFAULT_ABSOLUTE_SECS: u32 = 30 * 24 * 60 * 60;
