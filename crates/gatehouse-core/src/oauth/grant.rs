@@ -34,6 +34,13 @@ pub enum OAuthError {
         /// Seconds until an attempt may be checked again (at least one).
         retry_after_secs: u64,
     },
+    /// The server could not do its part: its store failed, no signing key is active,
+    /// a token could not be signed or random bytes drawn. Not the client's fault, so
+    /// never answered as one (RFC 6749 §4.1.2.1's `server_error`, 500): a client that
+    /// is told `invalid_request` stops retrying a request that was fine. The
+    /// description says only that; the server's log has the cause.
+    #[error("server_error: {0}")]
+    ServerError(String),
 }
 
 /// The `error_description` of [`OAuthError::Throttled`].
@@ -50,6 +57,7 @@ impl OAuthError {
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::Throttled { .. } => "invalid_client",
+            Self::ServerError(_) => "server_error",
         }
     }
 
@@ -61,7 +69,8 @@ impl OAuthError {
             | Self::UnauthorizedClient(d)
             | Self::UnsupportedGrantType(d)
             | Self::InvalidScope(d)
-            | Self::InvalidGrant(d) => d,
+            | Self::InvalidGrant(d)
+            | Self::ServerError(d) => d,
             Self::Throttled { .. } => THROTTLED,
         }
     }

@@ -256,10 +256,16 @@ pub async fn answer(
 
 /// An RFC 6749 §5.2 error answer.
 pub fn oauth_error(error: &OAuthError) -> Response {
+    // Exhaustive: a new kind of error must choose its status here.
     let status = match error {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
         OAuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::BAD_REQUEST,
+        OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthError::InvalidRequest(_)
+        | OAuthError::UnauthorizedClient(_)
+        | OAuthError::UnsupportedGrantType(_)
+        | OAuthError::InvalidScope(_)
+        | OAuthError::InvalidGrant(_) => StatusCode::BAD_REQUEST,
     };
     let body = OAuthErrorBody {
         error: error.code().to_owned(),

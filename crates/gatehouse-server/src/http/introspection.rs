@@ -127,7 +127,7 @@ pub async fn revoke(
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "token revocation failed");
-                OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+                OAuthError::ServerError("the revocation could not be stored; retry".into())
             })?;
         Ok("revoked".to_owned())
     }
@@ -226,7 +226,7 @@ async fn revoke_refresh(
 ) -> Result<String, OAuthError> {
     let record = refresh_tokens::find(state, token).await.map_err(|e| {
         tracing::error!(error = %e, "refresh token lookup failed");
-        OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+        OAuthError::ServerError("the revocation could not be stored; retry".into())
     })?;
     let Some(record) = record.filter(|r| r.revoked_at.is_none()) else {
         return Ok("not_active".to_owned());
@@ -239,7 +239,7 @@ async fn revoke_refresh(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "refresh token revocation failed");
-            OAuthError::InvalidRequest("the revocation could not be stored; retry".into())
+            OAuthError::ServerError("the revocation could not be stored; retry".into())
         })?;
     Ok(format!("revoked family {}", record.family_id))
 }
@@ -253,7 +253,7 @@ async fn refresh_introspection(
 ) -> Result<(Value, String), OAuthError> {
     let record = refresh_tokens::find(state, token).await.map_err(|e| {
         tracing::error!(error = %e, "refresh token lookup failed");
-        OAuthError::InvalidRequest("try again".into())
+        OAuthError::ServerError("try again".into())
     })?;
     let Some(record) = record else {
         return Ok((json!({"active": false}), "inactive: unknown".to_owned()));

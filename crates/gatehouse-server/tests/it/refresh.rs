@@ -424,3 +424,68 @@ async fn refresh_tokens_are_stored_only_as_digests() {
     s.app.restart().await;
     refresh(&s, &next, None).await.expect(200);
 }
+
+/// Runs `sql` on the running server's database through a connection of its own.
+async fn behind_the_server(s: &Setup, sql: &'static str) {
+    let url = format!(
+        "sqlite://{}",
+        s.app.dir.path().join("gatehouse.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url)
+        .await
+        .expect("open database");
+    sqlx::query(sql).execute(&pool).await.expect(sql);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn a_store_failure_during_a_token_request_is_a_server_error_not_the_client_s() {
+    let s = setup().await;
+    let refresh_token = tokens(&s).await.refresh_token.expect("a refresh token");
+    // The store fails under the running server: the refresh tokens' table is gone.
+    behind_the_server(
+        &s,
+        "ALTER TABLE refresh_tokens RENAME TO refresh_tokens_away",
+    )
+    .await;
+    let reply = s
+        .app
+        .send_during_a_fault(
+            s.app
+                .request(Method::POST, "/oauth/token")
+                .basic_auth(&s.client_id, Some(&s.secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.as_str()),
+                ]),
+        )
+        .await;
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    let body: Value = reply.json();
+    assert_eq!(body["error"], "server_error");
+    assert!(
+        !body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("refresh_tokens"),
+        "the store's error stays in the server's log: {body}"
+    );
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let failed: Vec<_> = s
+        .app
+        .audit("action=oauth.token&outcome=denied")
+        .await
+        .into_iter()
+        .filter(|e| e.status == Some(500))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].reason.as_deref(), Some("server_error"));
+
+    // The request was fine: once the store is back, the same token works.
+    behind_the_server(
+        &s,
+        "ALTER TABLE refresh_tokens_away RENAME TO refresh_tokens",
+    )
+    .await;
+    refresh(&s, &refresh_token, None).await.expect(200);
+}

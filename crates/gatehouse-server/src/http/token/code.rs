@@ -65,8 +65,8 @@ pub(super) async fn grant(
     )?;
     let mut issued = vec![IssuedToken::Access(access.jti.clone())];
     let refresh_token = if client.grant_types.contains(&GrantType::RefreshToken) {
-        let minted = refresh_tokens::mint(now)
-            .map_err(|_| OAuthError::InvalidRequest("try again".into()))?;
+        let minted =
+            refresh_tokens::mint(now).map_err(|_| OAuthError::ServerError("try again".into()))?;
         let record = refresh::first(
             minted.id.clone(),
             minted.digest,
@@ -84,7 +84,7 @@ pub(super) async fn grant(
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "could not store a refresh token");
-                OAuthError::InvalidRequest("try again".into())
+                OAuthError::ServerError("try again".into())
             })?;
         issued.push(IssuedToken::RefreshFamily(record.family_id));
         Some(minted.token.reveal().to_owned())

@@ -201,7 +201,7 @@ fn sign_access(
 ) -> Result<SignedAccess, OAuthError> {
     let now = state.clock.now();
     let ttl = access_ttl(state, client);
-    let jti = new_jti().map_err(|_| OAuthError::InvalidRequest("try again".into()))?;
+    let jti = new_jti().map_err(|_| OAuthError::ServerError("try again".into()))?;
     let mut claims = access_claims(
         &state.settings.public_url,
         client,
@@ -271,7 +271,7 @@ async fn active_user(state: &AppState, user_id: &str) -> Result<UserRecord, OAut
         )),
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed at the token endpoint");
-            Err(OAuthError::InvalidRequest("try again".into()))
+            Err(OAuthError::ServerError("try again".into()))
         }
     }
 }
@@ -285,11 +285,11 @@ fn access_ttl(state: &AppState, client: &ClientRecord) -> u32 {
 }
 
 fn no_signing_key() -> OAuthError {
-    OAuthError::InvalidRequest("no signing key is active".into())
+    OAuthError::ServerError("no signing key is active".into())
 }
 
 fn unsigned() -> OAuthError {
-    OAuthError::InvalidRequest("the token could not be signed".into())
+    OAuthError::ServerError("the token could not be signed".into())
 }
 
 /// A token id: 22 random base62 characters (≈ 131 bits).

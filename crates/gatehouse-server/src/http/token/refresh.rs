@@ -115,5 +115,5 @@ fn unavailable(e: &gatehouse_store::StoreError) -> OAuthError {
 }
 
 fn try_again() -> OAuthError {
-    OAuthError::InvalidRequest("try again".into())
+    OAuthError::ServerError("try again".into())
 }
