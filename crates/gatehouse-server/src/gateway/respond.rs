@@ -3,14 +3,12 @@
 //! RateLimit fields draft ask for.
 
 use super::decision::Denied;
-use crate::wire::problem;
+use crate::wire::{Challenge, problem};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use gatehouse_core::rate_limit::BucketState;
 use gatehouse_proxy::forward::ForwardError;
 use gatehouse_proxy::hygiene::Refusal;
-
-const REALM: &str = "Bearer realm=\"gatehouse\"";
 
 /// The status and stable code of a refusal.
 pub fn status_and_code(denied: &Denied) -> (StatusCode, &'static str) {
@@ -34,24 +32,25 @@ pub fn denied(denied: &Denied) -> Response {
     let mut headers = HeaderMap::new();
     let detail = match denied {
         Denied::Missing => {
-            insert(&mut headers, "www-authenticate", REALM);
+            Challenge::Bearer.insert_into(&mut headers);
             "send a credential: `Authorization: Bearer <API key or token>` or `X-API-Key`".into()
         }
         Denied::NotAccepted(method) => {
-            insert(&mut headers, "www-authenticate", REALM);
+            Challenge::Bearer.insert_into(&mut headers);
             format!("this route does not accept {} credentials", method.as_str())
         }
         Denied::Ambiguous => {
-            invalid_token(&mut headers, "send one credential, not two");
+            Challenge::InvalidToken(Some("send one credential, not two")).insert_into(&mut headers);
             "send one credential in one header: not Authorization and X-API-Key, nor either twice"
                 .into()
         }
         Denied::InvalidKey(reason) => {
-            invalid_token(&mut headers, "the API key is not valid");
+            Challenge::InvalidToken(Some("the API key is not valid")).insert_into(&mut headers);
             format!("the API key is not valid ({reason})")
         }
         Denied::InvalidToken(reason) => {
-            invalid_token(&mut headers, "the access token is not valid");
+            Challenge::InvalidToken(Some("the access token is not valid"))
+                .insert_into(&mut headers);
             format!("the access token is not valid ({reason})")
         }
         Denied::InvalidCertificate(reason) => {
@@ -59,11 +58,7 @@ pub fn denied(denied: &Denied) -> Response {
             format!("the client certificate is not accepted ({reason})")
         }
         Denied::InsufficientScope(scope) => {
-            let challenge = format!(
-                "{REALM}, error=\"insufficient_scope\", scope=\"{}\"",
-                scope.as_str()
-            );
-            insert(&mut headers, "www-authenticate", &challenge);
+            Challenge::InsufficientScope(scope.as_str()).insert_into(&mut headers);
             format!("this route requires the scope {}", scope.as_str())
         }
         Denied::RateLimited(bucket) => {
@@ -128,12 +123,6 @@ pub fn upstream_failed(error: &ForwardError) -> Response {
         detail.into(),
         HeaderMap::new(),
     )
-}
-
-fn invalid_token(headers: &mut HeaderMap, description: &str) {
-    let challenge =
-        format!("{REALM}, error=\"invalid_token\", error_description=\"{description}\"");
-    insert(headers, "www-authenticate", &challenge);
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

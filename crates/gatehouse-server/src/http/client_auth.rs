@@ -3,6 +3,7 @@
 
 use crate::authorization::Verdict;
 use crate::state::AppState;
+use crate::wire::Challenge;
 use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -279,10 +280,7 @@ pub fn oauth_error(error: &OAuthError) -> Response {
     }
     if status == StatusCode::UNAUTHORIZED {
         // RFC 6749 §5.2: a 401 names the scheme; Basic is the one offered.
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"gatehouse\""),
-        );
+        Challenge::Basic.insert_into(response.headers_mut());
     }
     response
 }

@@ -4,7 +4,7 @@
 //! a new variant forces a decision. Bodies say what is wrong for the caller, never
 //! internals: store errors are logged and answered with a generic detail.
 
-use crate::wire::problem;
+use crate::wire::{Challenge, problem};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::api_key::{ApiKeyError, Denial};
@@ -116,8 +116,6 @@ impl ApiError {
     }
 }
 
-const BEARER: &str = "Bearer realm=\"gatehouse\"";
-
 impl ApiError {
     /// The HTTP status and the problem's stable `code`: what the caller is answered and
     /// what the audit trail records as the reason of a refusal.
@@ -181,28 +179,24 @@ impl IntoResponse for ApiError {
                     "this API key is over its rate limit".into()
                 }
                 AuthFailure::Missing | AuthFailure::WrongScheme => {
-                    insert(&mut headers, "www-authenticate", BEARER);
+                    Challenge::Bearer.insert_into(&mut headers);
                     "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`".into()
                 }
                 AuthFailure::Ambiguous => {
-                    invalid_token(&mut headers);
+                    Challenge::InvalidToken(None).insert_into(&mut headers);
                     "send the API key in one header, once".into()
                 }
                 AuthFailure::Malformed(e) => {
-                    invalid_token(&mut headers);
+                    Challenge::InvalidToken(None).insert_into(&mut headers);
                     format!("the API key is malformed: {e}")
                 }
                 AuthFailure::Denied(d) => {
-                    invalid_token(&mut headers);
+                    Challenge::InvalidToken(None).insert_into(&mut headers);
                     format!("the API key is not valid ({})", d.code())
                 }
             },
             Self::Forbidden(f) => {
-                let challenge = format!(
-                    "{BEARER}, error=\"insufficient_scope\", scope=\"{}\"",
-                    f.needed
-                );
-                insert(&mut headers, "www-authenticate", &challenge);
+                Challenge::InsufficientScope(&f.needed.to_string()).insert_into(&mut headers);
                 f.to_string()
             }
             Self::Escalation(e) => e.to_string(),
@@ -240,14 +234,6 @@ impl IntoResponse for ApiError {
         };
         problem(status, code, detail, headers)
     }
-}
-
-fn invalid_token(headers: &mut HeaderMap) {
-    insert(
-        headers,
-        "www-authenticate",
-        &format!("{BEARER}, error=\"invalid_token\""),
-    );
 }
 
 fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {

@@ -5,6 +5,7 @@
 //! RFC 6750 §3: 401 `invalid_token`, 403 `insufficient_scope`, 400 `invalid_request`.
 
 use crate::state::{AppState, RequestContext};
+use crate::wire::Challenge;
 use crate::wire::credential::{self, CredentialError, Presented, Schemes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -127,27 +128,20 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         // RFC 6750 §3.1: no error code when no token was sent at all.
         let (status, challenge) = match self {
-            Self::Missing => (StatusCode::UNAUTHORIZED, r#"Bearer realm="gatehouse""#),
-            Self::Malformed | Self::Ambiguous => (
-                StatusCode::BAD_REQUEST,
-                r#"Bearer realm="gatehouse", error="invalid_request""#,
-            ),
-            Self::InvalidToken => (
-                StatusCode::UNAUTHORIZED,
-                r#"Bearer realm="gatehouse", error="invalid_token""#,
-            ),
+            Self::Missing => (StatusCode::UNAUTHORIZED, Challenge::Bearer),
+            Self::Malformed | Self::Ambiguous => {
+                (StatusCode::BAD_REQUEST, Challenge::InvalidRequest)
+            }
+            Self::InvalidToken => (StatusCode::UNAUTHORIZED, Challenge::InvalidToken(None)),
             Self::InsufficientScope => (
                 StatusCode::FORBIDDEN,
-                r#"Bearer realm="gatehouse", error="insufficient_scope", scope="openid""#,
+                Challenge::InsufficientScope(gatehouse_core::oauth::oidc::OPENID),
             ),
             // Not the token's fault: no challenge, and a retry may succeed.
             Self::Unavailable => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
         };
         let mut response = status.into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+        challenge.insert_into(response.headers_mut());
         response
     }
 }
