@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 const MASTER_KEY_CHECK: &str = "master_key_check";
 /// How often live key usage is written to the store.
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// How often the signing key schedule is checked.
-const SIGNING_KEYS_EVERY: Duration = Duration::from_secs(60);
+/// How often the sweep runs (signing key schedule, expired state).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A started server.
 #[derive(Debug)]
@@ -256,7 +256,7 @@ pub async fn start(
             Arc::clone(&clock),
         ),
         tokio::spawn(flush_usage_forever(Arc::clone(&state))),
-        tokio::spawn(maintain_signing_keys_forever(Arc::clone(&state))),
+        tokio::spawn(sweep_every_minute(Arc::clone(&state))),
     ];
     background.extend(state.tls.clone().map(crate::tls::spawn_reloader));
     background.extend(audit_log::spawn_retention(
@@ -438,10 +438,11 @@ async fn check_master_key(store: &dyn Store, master_key: &MasterKey) -> anyhow::
     Ok(())
 }
 
-/// Scheduled signing key rotation, and forgetting revocations of expired tokens, once a
-/// minute.
-async fn maintain_signing_keys_forever(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(SIGNING_KEYS_EVERY);
+/// The minute's sweep: a scheduled signing key rotation when one is due, then what
+/// has expired goes — route rate-limit buckets, pending authorizations and codes,
+/// revocations of tokens that can no longer be used, ended refresh token families.
+async fn sweep_every_minute(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
         match state

@@ -7,7 +7,8 @@
 //! unknown token's and revokes nothing (RFC 7009 §2.1). A revoked token is
 //! deny-listed until it expires and is inactive at once.
 
-use super::client_auth::{FormCredentials, answer, authenticate};
+use super::client_auth::{FormCredentials, authenticate};
+use super::oauth_answer::answer;
 use crate::access_tokens::Rejection;
 use crate::listener::Peer;
 use crate::refresh_tokens;

@@ -14,6 +14,7 @@ mod forward_auth;
 mod health;
 mod introspection;
 mod keys;
+mod oauth_answer;
 mod openapi;
 mod pages;
 mod signing_keys;

@@ -8,7 +8,8 @@
 mod code;
 mod refresh;
 
-use super::client_auth::{FormCredentials, answer, authenticate};
+use super::client_auth::{FormCredentials, authenticate};
+use super::oauth_answer::answer;
 use crate::listener::Peer;
 use crate::state::{AppState, RequestContext};
 use axum::extract::rejection::FormRejection;
