@@ -35,7 +35,7 @@ mod names;
 #[cfg(test)]
 mod tests;
 
-pub use names::{is_gatehouse, is_routing};
+pub use names::{folds_to, is_gatehouse, is_routing};
 
 use std::net::IpAddr;
 

@@ -68,6 +68,16 @@ pub fn is_routing(name: &str) -> bool {
     )
 }
 
+/// Whether `name` folds to `canonical` (lowercase, with `-`): `X_Forwarded_Uri` and
+/// `x.forwarded.uri` fold to `x-forwarded-uri`.
+pub fn folds_to(name: &str, canonical: &str) -> bool {
+    name.len() == canonical.len()
+        && name
+            .bytes()
+            .zip(canonical.bytes())
+            .all(|(have, want)| fold(have) == want)
+}
+
 /// Whether `name` has a spelling nginx refuses by default (`underscores_in_headers
 /// off`): an underscore. Such a name can fold into another header's variable upstream.
 pub fn has_underscore(name: &str) -> bool {

@@ -367,6 +367,8 @@ fn routing_and_method_override_headers_from_the_client_are_removed() {
     let mut headers = header_map(&[("x-real-ip", "10.9.9.9")]);
     prepare_request(&mut headers, &CLIENT, &DEFAULT);
     assert_eq!(values(&headers, "x-real-ip"), ["203.0.113.7"]);
+    assert!(folds_to("X_Forwarded.Uri", "x-forwarded-uri"));
+    assert!(!folds_to("x-forwarded-ur", "x-forwarded-uri"));
     // Look-alikes that are not routing headers pass.
     for name in ["x-forwarded-uris", "x-real", "forwarded-x", "x-request-id"] {
         assert!(!is_routing(name), "{name}");

@@ -7,7 +7,7 @@ use crate::wire::problem;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use gatehouse_proxy::hygiene::is_gatehouse;
+use gatehouse_proxy::hygiene::{folds_to, is_gatehouse};
 
 /// What the client asked the proxy for.
 #[derive(Debug)]
@@ -152,18 +152,11 @@ fn once<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<Option<&'h str
 
 /// The forwarding header `name` folds to (any case; `-`, `_`, `.` alike), if any.
 fn forwarding(name: &str) -> Option<&'static str> {
-    let folded: String = name
-        .chars()
-        .map(|c| match c {
-            '_' | '.' => '-',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect();
     METHOD_HEADERS
         .iter()
         .chain(&URI_HEADERS)
         .chain(&HOST_HEADERS)
-        .find(|known| **known == folded)
+        .find(|known| folds_to(name, known))
         .copied()
 }
 
