@@ -7,8 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use gatehouse_bench::gateway_event;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{Chain, EventBody, Outcome};
+use gatehouse_core::audit::Chain;
 use gatehouse_server::audit_log::{chain_key, checkpoint_key};
 use gatehouse_server::audit_witness::Witness;
 use gatehouse_server::master_key::MasterKey;
@@ -17,26 +18,6 @@ use gatehouse_store_sqlite::SqliteStore;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn event(n: u64) -> EventBody {
-    EventBody {
-        time: UnixTime::from_millis(1_800_000_000_000 + i64::try_from(n).unwrap()),
-        request_id: format!("req_0a1b2c3d4e5f{n:010}").into(),
-        action: "gateway.request".into(),
-        outcome: Outcome::Allowed,
-        reason: None,
-        principal: Some(format!("svc-{}", n % 100).into()),
-        credential_id: Some(format!("key_00VcHFEKljAdc6dAdFlU7n{:03}", n % 100).into()),
-        auth_method: Some("api_key".into()),
-        target: None,
-        route: Some("orders".into()),
-        method: Some("GET".into()),
-        path: Some(format!("/orders/{n}").into()),
-        status: Some(200),
-        client_ip: Some("127.0.0.1".into()),
-        latency_us: Some(180),
-    }
-}
 
 fn append(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +38,7 @@ fn append(c: &mut Criterion) {
                 let events: Vec<_> = (0..batch)
                     .map(|_| {
                         n += 1;
-                        chain.append(event(n))
+                        chain.append(gateway_event(n))
                     })
                     .collect();
                 runtime.block_on(store.append_audit(&events)).unwrap();
@@ -74,7 +55,7 @@ fn key() -> gatehouse_core::audit::MacKey {
 /// Linking only: the MAC (and the field encoding) per event, no store.
 fn link(c: &mut Criterion) {
     let mut chain = Chain::new(key());
-    let body = event(1);
+    let body = gateway_event(1);
     c.bench_function("audit_link_keyed_event", |b| {
         b.iter(|| chain.append(body.clone()));
     });

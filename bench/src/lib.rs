@@ -5,7 +5,7 @@
 //! with a million keys loaded; `run-http.sh` drives the HTTP load test with `wrk`;
 //! `src/bin/flow_load.rs` drives refresh grants and password logins for `run-flows.sh`;
 //! `src/bin/floor.rs` is the bare HTTP stack that `run-gateway.sh` and `run-token.sh`
-//! measure beside Gatehouse.
+//! measure beside Gatehouse; `src/bin/audit_trail.rs` writes a long audit trail.
 
 use gatehouse_core::api_key::{ApiKey, KeyRecord, Prefix};
 use gatehouse_core::scope::ScopeSet;
@@ -51,4 +51,27 @@ pub fn keys(n: usize, seed: u64) -> Result<Vec<(ApiKey, KeyRecord)>, EntropyUnav
             Ok((key, record))
         })
         .collect()
+}
+
+/// The audit event of the `n`th allowed gateway request, with every field a real one
+/// has (for the audit benches and the long-trail fixture).
+pub fn gateway_event(n: u64) -> gatehouse_core::audit::EventBody {
+    use gatehouse_core::audit::{EventBody, Outcome};
+    EventBody {
+        time: UnixTime::from_millis(1_800_000_000_000 + i64::try_from(n).unwrap_or(i64::MAX)),
+        request_id: format!("req_0a1b2c3d4e5f{n:010}").into(),
+        action: "gateway.request".into(),
+        outcome: Outcome::Allowed,
+        reason: None,
+        principal: Some(format!("svc-{}", n % 100).into()),
+        credential_id: Some(format!("key_00VcHFEKljAdc6dAdFlU7n{:03}", n % 100).into()),
+        auth_method: Some("api_key".into()),
+        target: None,
+        route: Some("orders".into()),
+        method: Some("GET".into()),
+        path: Some(format!("/orders/{n}").into()),
+        status: Some(200),
+        client_ip: Some("127.0.0.1".into()),
+        latency_us: Some(180),
+    }
 }

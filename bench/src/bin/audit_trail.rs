@@ -7,8 +7,9 @@
 //!   GATEHOUSE_MASTER_KEY=… gatehouse serve --data-dir DIR   # then time /readyz
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use gatehouse_bench::gateway_event;
 use gatehouse_core::UnixTime;
-use gatehouse_core::audit::{Chain, EventBody, Outcome};
+use gatehouse_core::audit::Chain;
 use gatehouse_server::audit_integrity::KEYED_FROM;
 use gatehouse_server::audit_log::{chain_key, checkpoint_key};
 use gatehouse_server::audit_witness::Witness;
@@ -36,7 +37,7 @@ async fn main() {
     let mut written = 0;
     while written < count {
         let batch: Vec<_> = (written..count.min(written + 1024))
-            .map(|n| chain.append(event(n)))
+            .map(|n| chain.append(gateway_event(n)))
             .collect();
         written += batch.len() as u64;
         store.append_audit(&batch).await.unwrap();
@@ -49,24 +50,4 @@ async fn main() {
         .write(store.audit_head().await.unwrap(), now)
         .unwrap();
     println!("{written} events in {}", dir.display());
-}
-
-fn event(n: u64) -> EventBody {
-    EventBody {
-        time: UnixTime::from_millis(1_800_000_000_000 + i64::try_from(n).unwrap()),
-        request_id: format!("req_0a1b2c3d4e5f{n:010}").into(),
-        action: "gateway.request".into(),
-        outcome: Outcome::Allowed,
-        reason: None,
-        principal: Some(format!("svc-{}", n % 100).into()),
-        credential_id: Some(format!("key_00VcHFEKljAdc6dAdFlU7n{:03}", n % 100).into()),
-        auth_method: Some("api_key".into()),
-        target: None,
-        route: Some("orders".into()),
-        method: Some("GET".into()),
-        path: Some(format!("/orders/{n}").into()),
-        status: Some(200),
-        client_ip: Some("127.0.0.1".into()),
-        latency_us: Some(180),
-    }
 }
