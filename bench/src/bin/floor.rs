@@ -80,7 +80,7 @@ async fn proxy(listener: TcpListener, upstream: Uri, stop: oneshot::Receiver<()>
         "floor",
         None,
         no_caps(),
-        Arc::new(|_| {}),
+        Arc::new(|_| Box::pin(async {})),
         make_service_for,
         stop,
     )
@@ -135,7 +135,7 @@ async fn token(listener: TcpListener, stop: oneshot::Receiver<()>) -> anyhow::Re
         "floor",
         None,
         no_caps(),
-        Arc::new(|_| {}),
+        Arc::new(|_| Box::pin(async {})),
         service_for,
         stop,
     )

@@ -23,7 +23,7 @@
 
 use crate::audit_log;
 use crate::audit_witness;
-use gatehouse_core::audit::checkpoint::{Checkpoint, StoredTrail, Tamper, compare};
+use gatehouse_core::audit::checkpoint::{Checkpoint, StoredTrail, Tamper, Witnessed, compare};
 use gatehouse_core::audit::{AuditEvent, ChainBreak, ChainHash, Links, MacKey, verify_chain};
 use gatehouse_store::{AuditQuery, Order, Store, StoreError};
 use std::path::PathBuf;
@@ -86,15 +86,14 @@ pub async fn recorded_keyed_from(store: &dyn Store) -> Result<Option<u64>, Store
 /// Links are walked only from the last witnessed event (when the store still holds
 /// it, with the witnessed hash) to the head; [`check_before_anchor`] walks the rest.
 pub async fn check_at_start(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
-    let witnessed = audit_witness::read(&keys.witness_file, &keys.checkpoint)
-        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
+    let witness = read_witness(keys, audit_witness::read_tail).await?;
     let recorded = recorded_keyed_from(store).await?;
-    let boundary = match (witnessed.last, recorded) {
+    let boundary = match (witness.last, recorded) {
         (Some(checkpoint), _) => checkpoint.keyed_from,
         (None, Some(recorded)) => recorded,
         (None, None) => store.audit_head().await?.map_or(1, |(seq, _)| seq + 1),
     };
-    let check = check(store, keys, boundary, recorded, Span::FromAnchor).await?;
+    let check = check(store, witness, keys, boundary, recorded, Span::FromAnchor).await?;
     if recorded != Some(boundary) {
         store.set_meta(KEYED_FROM, &boundary.to_string()).await?;
     }
@@ -118,9 +117,22 @@ pub async fn check_before_anchor(
 
 /// The check as `GET /admin/v1/audit/verify` runs it: every link.
 pub async fn check_now(store: &dyn Store, keys: &TrailKeys) -> anyhow::Result<TrailCheck> {
+    // The witness first: a checkpoint written while the store is read names an event
+    // already committed, never one past what the store is then found to hold.
+    let witness = read_witness(keys, audit_witness::read).await?;
     let recorded = recorded_keyed_from(store).await?;
     let boundary = recorded.unwrap_or(u64::MAX);
-    check(store, keys, boundary, recorded, Span::Whole).await
+    check(store, witness, keys, boundary, recorded, Span::Whole).await
+}
+
+/// Reads the witness with `read`, on the blocking pool.
+async fn read_witness(
+    keys: &TrailKeys,
+    read: fn(&std::path::Path, &MacKey) -> std::io::Result<Witnessed>,
+) -> anyhow::Result<Witnessed> {
+    let (path, key) = (keys.witness_file.clone(), keys.checkpoint.clone());
+    let read = tokio::task::spawn_blocking(move || read(&path, &key)).await?;
+    read.map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))
 }
 
 /// Which links a check walks.
@@ -133,17 +145,15 @@ enum Span {
     FromAnchor,
 }
 
+/// The check of the store against `witness`, read before the store.
 async fn check(
     store: &dyn Store,
+    witness: Witnessed,
     keys: &TrailKeys,
     keyed_from: u64,
     recorded_keyed_from: Option<u64>,
     span: Span,
 ) -> anyhow::Result<TrailCheck> {
-    // The witness first: a checkpoint written while the store is read names an event
-    // already committed, never one past what the store is then found to hold.
-    let witness = audit_witness::read(&keys.witness_file, &keys.checkpoint)
-        .map_err(|e| anyhow::anyhow!("audit witness {}: {e}", keys.witness_file.display()))?;
     let first_seq = audit_log::first_seq(store).await?;
     let mut problems = Vec::new();
     if witness.invalid_lines > 0 {

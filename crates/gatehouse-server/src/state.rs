@@ -63,8 +63,7 @@ impl AppState {
     /// The listeners' hook for requests they refuse by their head (a bare LF, two
     /// `Host`s, a length beside chunked): one denied event each, `gateway.request` on
     /// the gateway as for its other refusals, `http.request` on the API, with the
-    /// refusal's code as the reason. Recorded from a task of its own: the listener
-    /// answers without waiting for the audit queue.
+    /// refusal's code as the reason, queued before the refusal is answered.
     pub fn audit_refusals(self: &Arc<Self>) -> OnRefused {
         let state = Arc::clone(self);
         Arc::new(move |refused: Refused<'_>| {
@@ -81,7 +80,7 @@ impl AppState {
             let mut event = ctx.into_event(state.clock.now(), action, Outcome::Denied, 400);
             event.reason = Some(refused.refusal.code().into());
             let state = Arc::clone(&state);
-            tokio::spawn(async move { state.audit.record(event).await });
+            Box::pin(async move { state.audit.record(event).await })
         })
     }
 

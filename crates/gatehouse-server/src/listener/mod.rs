@@ -26,6 +26,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -75,8 +76,11 @@ pub struct Refused<'a> {
     pub refusal: HeadRefusal,
 }
 
-/// Called for each request the listener refuses by its head.
-pub type OnRefused = Arc<dyn Fn(Refused<'_>) + Send + Sync>;
+/// Called for each request the listener refuses by its head; the refusal is answered
+/// once the returned future (recording it) is done, so nothing answered goes
+/// unrecorded.
+pub type OnRefused =
+    Arc<dyn Fn(Refused<'_>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Serves connections accepted on `listener` — within `connections`' caps, through
 /// `tls` when given — with the service `service_for` makes for each peer, until `stop`
@@ -406,21 +410,24 @@ where
         let answer = match noted {
             Some(Noted::Refused(refusal)) => {
                 own.metrics.response(StatusCode::BAD_REQUEST.as_u16());
-                (own.on_refused)(Refused {
+                let recorded = (own.on_refused)(Refused {
                     listener: own.listener,
                     client_ip: &client_ip,
                     method: req.method().as_str(),
                     path: req.uri().path(),
                     refusal,
                 });
-                Err(refused(refusal))
+                Err((recorded, refused(refusal)))
             }
             Some(Noted::Upgrade) | None => Ok(service(req)),
         };
         async move {
             let mut response = match answer {
                 Ok(answer) => answer.await?,
-                Err(refused) => return Ok::<_, Infallible>(refused),
+                Err((recorded, refused)) => {
+                    recorded.await;
+                    return Ok::<_, Infallible>(refused);
+                }
             };
             let switched = response.status() == StatusCode::SWITCHING_PROTOCOLS;
             if noted == Some(Noted::Upgrade) && !switched {

@@ -38,7 +38,7 @@ async fn start() -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()
         "test",
         None,
         connections,
-        Arc::new(|_| {}),
+        Arc::new(|_| Box::pin(async {})),
         make_service_for,
         stopped,
     ));
