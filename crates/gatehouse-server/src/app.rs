@@ -133,7 +133,6 @@ pub async fn start(
     let trail = audit_integrity::check_at_start(store.as_ref(), &audit_keys)
         .await
         .context("cannot check the audit trail")?;
-    report_tampering(&trail, &metrics);
     let witness = Arc::new(
         Witness::open(
             &audit_keys.witness_file,
@@ -202,7 +201,7 @@ pub async fn start(
         connections,
         metrics,
     });
-    record_tampering(&state, &trail.problems).await;
+    report_tampering(&state, &trail.problems).await;
     // The head as the check found it (and as the events above extend it), witnessed at
     // once: the witness also records the boundary of a trail just upgraded.
     let head = state.audit.head().await?;
@@ -284,30 +283,22 @@ pub async fn start(
     })
 }
 
-/// Makes tampering found at start impossible to miss: an error log line each, and the
-/// metric. The server still starts: refusing would turn write access to the database
-/// into a denial of service, and the trail's own `audit.tamper_detected` events (and
-/// `gatehouse audit verify`, which fails from then on) keep the evidence.
-fn report_tampering(trail: &TrailCheck, metrics: &Metrics) {
-    metrics
+/// Makes tampering impossible to miss: an error log line, an `audit.tamper_detected`
+/// event at the head of the chain and the metric, for each finding. The server still
+/// runs: refusing would turn write access to the database into a denial of service,
+/// and the trail's own events (and `gatehouse audit verify`, which fails from then on)
+/// keep the evidence.
+async fn report_tampering(state: &AppState, problems: &[Tamper]) {
+    state
+        .metrics
         .audit_tamper_detected
-        .store(trail.problems.len() as u64, Ordering::Relaxed);
-    log_tampering(&trail.problems);
-}
-
-fn log_tampering(problems: &[Tamper]) {
+        .fetch_add(problems.len() as u64, Ordering::Relaxed);
     for problem in problems {
         tracing::error!(
             code = problem.code(),
             "AUDIT TRAIL TAMPERING DETECTED: {problem}; the trail in the store is not the one \
              this server wrote — investigate before trusting it"
         );
-    }
-}
-
-/// An `audit.tamper_detected` event for each finding, at the head of the chain.
-async fn record_tampering(state: &AppState, problems: &[Tamper]) {
-    for problem in problems {
         let mut event = state.system_event(
             audit_integrity::TAMPER_DETECTED,
             problem.code(),
@@ -326,14 +317,7 @@ async fn check_trail_before_anchor(state: Arc<AppState>, start: TrailCheck) {
     let found =
         audit_integrity::check_before_anchor(state.store.as_ref(), &state.audit_keys, &start).await;
     match found {
-        Ok(problems) => {
-            state
-                .metrics
-                .audit_tamper_detected
-                .fetch_add(problems.len() as u64, Ordering::Relaxed);
-            log_tampering(&problems);
-            record_tampering(&state, &problems).await;
-        }
+        Ok(problems) => report_tampering(&state, &problems).await,
         Err(e) => {
             tracing::error!(error = %e, "cannot check the audit trail before its last checkpoint")
         }

@@ -240,6 +240,30 @@ impl ClientRecord {
     }
 }
 
+/// A confidential client-credentials client `id` holding `scopes` (space-separated),
+/// for core's tests.
+#[cfg(test)]
+pub(crate) fn fixture(id: &str, scopes: &str) -> ClientRecord {
+    ClientRecord {
+        id: id.into(),
+        name: "app".into(),
+        secret_digest: SecretDigest::of("s"),
+        auth_method: ClientAuthMethod::ClientSecretBasic,
+        grant_types: vec![GrantType::ClientCredentials],
+        scopes: ScopeSet::parse(scopes.split(' ').filter(|s| !s.is_empty()))
+            .expect("the test's scopes parse"),
+        audiences: Vec::new(),
+        resource_server_audiences: Vec::new(),
+        access_ttl_secs: None,
+        jwks: None,
+        tls_client_auth: None,
+        redirect_uris: Vec::new(),
+        enabled: true,
+        created_at: UnixTime::from_millis(0),
+        updated_at: UnixTime::from_millis(0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,21 +293,9 @@ mod tests {
 
     fn client(auth_method: ClientAuthMethod, grant_types: Vec<GrantType>) -> ClientRecord {
         ClientRecord {
-            id: "cli_1".into(),
-            name: "app".into(),
-            secret_digest: SecretDigest::of("s"),
             auth_method,
             grant_types,
-            scopes: ScopeSet::parse(["orders:read"]).unwrap(),
-            audiences: Vec::new(),
-            resource_server_audiences: Vec::new(),
-            access_ttl_secs: None,
-            jwks: None,
-            tls_client_auth: None,
-            redirect_uris: Vec::new(),
-            enabled: true,
-            created_at: UnixTime::from_millis(0),
-            updated_at: UnixTime::from_millis(0),
+            ..fixture("cli_1", "orders:read")
         }
     }
 

@@ -31,28 +31,9 @@ pub fn may_introspect(caller: &ClientRecord, claims: &AccessClaims) -> bool {
 mod tests {
     use super::*;
     use crate::jose::Audience;
-    use crate::oauth::{ClientAuthMethod, GrantType, SecretDigest};
-    use crate::scope::ScopeSet;
-    use crate::time::UnixTime;
 
     fn client(id: &str, scopes: &str) -> ClientRecord {
-        ClientRecord {
-            id: id.into(),
-            name: "app".into(),
-            secret_digest: SecretDigest::of("s"),
-            auth_method: ClientAuthMethod::ClientSecretBasic,
-            grant_types: vec![GrantType::ClientCredentials],
-            scopes: ScopeSet::parse(scopes.split(' ').filter(|s| !s.is_empty())).unwrap(),
-            audiences: Vec::new(),
-            resource_server_audiences: Vec::new(),
-            access_ttl_secs: None,
-            jwks: None,
-            tls_client_auth: None,
-            redirect_uris: Vec::new(),
-            enabled: true,
-            created_at: UnixTime::from_millis(0),
-            updated_at: UnixTime::from_millis(0),
-        }
+        crate::oauth::client::fixture(id, scopes)
     }
 
     fn bare() -> AccessClaims {

@@ -228,7 +228,7 @@ pub struct Strip<'a> {
     /// into another header's variable upstream. A route turns this off for an
     /// upstream that needs such headers; `X-Gatehouse-*` and routing headers in
     /// underscore spellings are removed either way.
-    pub underscored: bool,
+    pub drop_underscored: bool,
 }
 
 /// Removes from request headers: hop-by-hop headers (Connection, Keep-Alive,
@@ -252,7 +252,7 @@ pub fn prepare_request(headers: &mut HeaderMap, forwarded: &Forwarded<'_>, strip
         CLIENT_CERT.contains(name)
             || names::is_gatehouse(text)
             || names::is_routing(text)
-            || (strip.underscored && names::has_underscore(text))
+            || (strip.drop_underscored && names::has_underscore(text))
             || strip.also.contains(name)
     });
 

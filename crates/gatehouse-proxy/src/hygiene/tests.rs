@@ -20,7 +20,7 @@ fn check(path: &str, headers: &[(&str, &str)]) -> Result<(), Refusal> {
 /// What the gateway strips from every route by default.
 const DEFAULT: Strip<'static> = Strip {
     also: &[],
-    underscored: true,
+    drop_underscored: true,
 };
 
 fn header_map(headers: &[(&str, &str)]) -> HeaderMap {
@@ -260,7 +260,7 @@ fn client_sent_gatehouse_and_certificate_headers_are_removed() {
         &CLIENT,
         &Strip {
             also: &also,
-            underscored: true,
+            drop_underscored: true,
         },
     );
     let names = sorted_names(&headers);
@@ -286,12 +286,12 @@ fn gatehouse_headers_in_every_spelling_an_upstream_folds_are_removed() {
         "x_gatehouse-identity",
         "x.gatehouse_auth",
     ];
-    for underscored in [true, false] {
+    for drop_underscored in [true, false] {
         let pairs: Vec<_> = spellings.iter().map(|n| (*n, "forged")).collect();
         let mut headers = header_map(&pairs);
         let strip = Strip {
             also: &[],
-            underscored,
+            drop_underscored,
         };
         prepare_request(&mut headers, &CLIENT, &strip);
         let forged: Vec<_> = headers
@@ -301,7 +301,7 @@ fn gatehouse_headers_in_every_spelling_an_upstream_folds_are_removed() {
             .collect();
         assert!(
             forged.is_empty(),
-            "{forged:?} reached the upstream (underscored: {underscored})"
+            "{forged:?} reached the upstream (drop_underscored: {drop_underscored})"
         );
     }
     assert!(is_gatehouse("x-gatehouse-"));
@@ -319,7 +319,7 @@ fn names_with_underscores_are_removed_unless_the_route_keeps_them() {
     let mut headers = header_map(&[("x_tenant", "a")]);
     let keep = Strip {
         also: &[],
-        underscored: false,
+        drop_underscored: false,
     };
     prepare_request(&mut headers, &CLIENT, &keep);
     assert_eq!(values(&headers, "x_tenant"), ["a"]);
@@ -354,7 +354,7 @@ fn routing_and_method_override_headers_from_the_client_are_removed() {
     ];
     let keep = Strip {
         also: &[],
-        underscored: false,
+        drop_underscored: false,
     };
     for name in routing {
         let mut headers = header_map(&[(name, "forged"), ("accept", "*/*")]);

@@ -79,7 +79,7 @@ async fn a_routed_request_reaches_the_upstream_with_its_query_and_cleaned_header
         &client,
         &Strip {
             also: &[HeaderName::from_static("x-api-key")],
-            underscored: true,
+            drop_underscored: true,
         },
     );
 

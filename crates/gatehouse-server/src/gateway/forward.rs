@@ -95,7 +95,7 @@ async fn route_and_forward(
         } else {
             &CREDENTIAL_HEADERS
         },
-        underscored: !policy.keep_underscored_headers,
+        drop_underscored: !policy.keep_underscored_headers,
     };
     let forwarded = Forwarded {
         client_ip: &peer.ip,

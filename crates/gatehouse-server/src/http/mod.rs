@@ -8,7 +8,7 @@ mod ca;
 mod client_auth;
 mod clients;
 mod consents;
-pub(crate) mod error;
+mod error;
 mod extract;
 mod forward_auth;
 mod health;

@@ -11,18 +11,7 @@ struct Registered {
 }
 
 async fn register(app: &TestApp, name: &str) -> Registered {
-    let c: ClientWithSecret = app
-        .post(
-            "/admin/v1/clients",
-            &json!({"name": name, "scope": "orders:read", "audience": ["orders"]}),
-        )
-        .await
-        .expect(201)
-        .json();
-    Registered {
-        id: c.client.client_id,
-        secret: c.client_secret.unwrap(),
-    }
+    register_with(app, name, "orders:read", &["orders"]).await
 }
 
 async fn token_for(app: &TestApp, c: &Registered) -> String {

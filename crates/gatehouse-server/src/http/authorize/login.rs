@@ -1,6 +1,6 @@
 //! `POST /oauth/authorize/login`: a password checked for a pending request, once the
-//! login throttle has reserved the attempt, at the cost of one Argon2id hash whether or not the username
-//! exists; success opens a browser session and goes on to consent.
+//! login throttle has reserved the attempt, at the cost of one Argon2id hash whether or
+//! not the username exists; success opens a browser session and goes on to consent.
 
 use super::respond::{finish, malformed_form, see_other, set_cookie, unavailable};
 use super::{FormRefusal, client_name, pages, pending_for};
