@@ -89,7 +89,7 @@ impl AuditLog {
         let chain = head(store.as_ref(), &key).await?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let (publish, committed) = watch::channel(chain.head());
-        let task = tokio::spawn(write_loop(store, metrics, chain, key, rx, publish));
+        let task = tokio::spawn(write_loop(store, metrics, chain, rx, publish));
         Ok((Self { queue, committed }, task))
     }
 
@@ -140,7 +140,6 @@ async fn write_loop(
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     mut chain: Chain,
-    key: MacKey,
     mut rx: mpsc::Receiver<Message>,
     publish: watch::Sender<Head>,
 ) {
@@ -166,7 +165,7 @@ async fn write_loop(
             };
         }
         if !batch.is_empty() {
-            chain = commit(store.as_ref(), &metrics, chain, &key, &mut batch).await;
+            chain = commit(store.as_ref(), &metrics, chain, &mut batch).await;
             batch.clear();
             publish.send_replace(chain.head());
         }
@@ -182,7 +181,6 @@ async fn commit(
     store: &dyn Store,
     metrics: &Metrics,
     mut chain: Chain,
-    key: &MacKey,
     batch: &mut [AuditEvent],
 ) -> Chain {
     let mut backoff = Duration::from_millis(50);
@@ -198,7 +196,7 @@ async fn commit(
                 metrics.audit_write_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, events = batch.len(), "audit write failed; retrying");
                 // Another writer may have advanced the chain: continue from the store's head.
-                if let Ok(fresh) = head(store, key).await {
+                if let Ok(fresh) = head(store, chain.key()).await {
                     chain = fresh;
                     chain.relink(batch);
                 }

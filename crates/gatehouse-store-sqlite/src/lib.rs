@@ -377,7 +377,6 @@ fn one_row(done: &sqlx::sqlite::SqliteQueryResult) -> Result<(), StoreError> {
     }
 }
 
-/// Maps a database error: constraint violations are conflicts, the rest unavailability.
 /// Creates the database file with mode 0600 if it does not exist, and sets 0600 on it
 /// and on its `-wal` and `-shm` files if they do.
 #[cfg(unix)]
@@ -407,6 +406,7 @@ fn private_files(_path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Maps a database error: constraint violations are conflicts, the rest unavailability.
 fn unavailable(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => {

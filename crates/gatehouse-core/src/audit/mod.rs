@@ -231,6 +231,11 @@ impl Chain {
         }
     }
 
+    /// The key it links under.
+    pub fn key(&self) -> &MacKey {
+        &self.key
+    }
+
     /// The chain continuing after the event `seq` whose hash is `hash`, linked under
     /// `key` from here on (whatever linked `seq` itself).
     pub fn after(seq: u64, hash: ChainHash, key: MacKey) -> Self {
