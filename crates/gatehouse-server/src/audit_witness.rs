@@ -191,7 +191,7 @@ pub fn read(path: &Path, key: &MacKey) -> std::io::Result<Witnessed> {
     read_from(path, key, 0)
 }
 
-/// Reads the last [`TAIL`] bytes of the witness at `path` (from the first line that
+/// Reads the last 64 KiB of the witness at `path` (from the first line that
 /// starts in them).
 pub fn read_tail(path: &Path, key: &MacKey) -> std::io::Result<Witnessed> {
     let len = match std::fs::metadata(path) {
